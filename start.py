@@ -1,0 +1,62 @@
+"""Start 书问: make sure the default novel is indexed, then serve the Streamlit page.
+
+    python start.py [--host 127.0.0.1] [--port 7860] [--no-index]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from rag.errors import ShuWenError  # noqa: E402
+from rag.settings import add_settings_args, settings_from_args  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent
+
+
+def ensure_default_store(settings) -> None:
+    """Index corpus/<default_novel>.txt when its store is missing (progress on stderr)."""
+    from rag.index.build import build_index
+    from rag.index.store import Library
+
+    lib = Library(settings)
+    if lib.manifest(settings.default_novel) is None:
+        path = settings.corpus_dir / f"{settings.default_novel}.txt"
+        print(f"indexing the default novel {path} …", file=sys.stderr)
+        build_index(settings, path, settings.default_novel, library=lib)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description="Start the 书问 web app (Streamlit).")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+    p.add_argument("--no-index", action="store_true", help="do not index the default corpus first")
+    add_settings_args(p)
+    args = p.parse_args(argv)
+    try:
+        settings = settings_from_args(args)
+        if not args.no_index:
+            ensure_default_store(settings)
+    except ShuWenError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
+    print(f"书问 is at http://{args.host}:{args.port}  (Ctrl-C to stop)", flush=True)
+    cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.address", args.host,
+           "--server.port", str(args.port), "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    proc = subprocess.Popen(cmd)
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        proc.terminate()
+        proc.wait(timeout=10)
+        print("stopped", file=sys.stderr)
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
