@@ -81,7 +81,7 @@ class SentenceTransformerEmbeddings(StoreEmbeddings):
                 f"cannot load embedding model {self.model_id!r}"
                 + (" (HF_HUB_OFFLINE=1: only local paths work)" if offline else f": {e}".splitlines()[0])
             ) from None
-        self.dim = int(self.model.get_sentence_embedding_dimension())
+        self.dim = int(self.model.get_embedding_dimension())
         self.query_prefix, self.passage_prefix = prefixes_for(self.model_id)
         self.batch_size = settings.embedding_batch_size
 

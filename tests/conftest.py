@@ -1,0 +1,44 @@
+"""Shared fixtures: the real bundled model, temporary stores, ../shared novels."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+SAMPLE = ROOT / "corpus" / "青石镇奇案.txt"
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+def shared_file(rel: str) -> Path:
+    path = SHARED / rel
+    if not path.exists():
+        pytest.fail(f"{path} is missing: tests need ../shared beside the checkout")
+    return path
+
+
+@pytest.fixture
+def settings(tmp_path):
+    from rag.settings import load_settings
+
+    return load_settings(env={}, store_dir=tmp_path / "chroma")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run_cli(*args: str, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run a project command the way a reader would."""
+    full_env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})}
+    return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout, env=full_env)

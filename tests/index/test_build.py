@@ -1,0 +1,72 @@
+"""Building, incremental updates, the manifest check and the model mismatch error — real model, real Chroma."""
+
+import shutil
+
+import pytest
+
+from rag.errors import StoreError
+from rag.index.build import build_index
+from rag.index.store import Library
+from rag.retrieve import vector_search
+from tests.conftest import SAMPLE
+
+
+@pytest.fixture
+def novel_copy(tmp_path):
+    path = tmp_path / "青石镇奇案.txt"
+    shutil.copy(SAMPLE, path)
+    return path
+
+
+def test_build_rerun_and_incremental_update(settings, novel_copy):
+    first = build_index(settings, novel_copy, "样书", progress=False)
+    assert first.embedded == first.manifest.chunks > 20
+    assert first.manifest.chapters >= 8
+
+    again = build_index(settings, novel_copy, "样书", progress=False)
+    assert again.up_to_date and again.embedded == 0
+
+    text = novel_copy.read_text(encoding="utf-8")
+    marker = "这一夜，镇东头的老槐树下忽然多了一口朱漆箱子，箱上刻着“癸卯年三月初七”七个小字，无人认得来历。"
+    idx = text.index("。", text.index("第三回") + 800) + 1  # inside a paragraph of chapter 3
+    changed = text[:idx] + marker + text[idx:]
+    novel_copy.write_text(changed, encoding="utf-8")
+    upd = build_index(settings, novel_copy, "样书", progress=False)
+    assert 0 < upd.embedded <= 3  # only the chunks around the edit
+    assert upd.reused >= first.manifest.chunks - 3
+    assert upd.removed >= 1  # the chunk(s) that the edit replaced are gone
+    hits = vector_search(settings, "样书", "老槐树下的朱漆箱子上刻着什么日子？", k=3)
+    assert any("癸卯年三月初七" in h.text for h in hits)
+    top = next(h for h in hits if "癸卯年三月初七" in h.text)
+    assert changed[top.start:top.end].replace("　", "").replace("\n", "") == top.text.replace("\n", "")
+
+    lib = Library(settings)
+    assert [m.name for m in lib.manifests()] == ["样书"]
+    assert lib.collection(lib.manifest("样书")).count() == upd.manifest.chunks
+    # the previous build's collection has been dropped
+    assert sum(1 for c in lib._collection_names() if c.startswith("nv_")) == 1
+
+
+def test_reader_refuses_a_store_built_with_another_model(settings, novel_copy):
+    from rag.index.e5_onnx import ensure_model
+
+    build_index(settings, novel_copy, "样书", progress=False)
+    other = settings.replace(embedding_model=str(ensure_model(settings.cache_dir) / "hf"))
+    with pytest.raises(StoreError, match="--rebuild"):
+        vector_search(other, "样书", "沈墨白是谁？")
+
+
+def test_missing_store_says_how_to_build(settings):
+    with pytest.raises(StoreError, match="gen_chroma.py --novel"):
+        vector_search(settings, "没有这本书", "问题")
+
+
+def test_builder_and_reader_share_settings(tmp_path, novel_copy, monkeypatch):
+    """Env-configured store path and model reach both sides: no silent empty retrieval."""
+    from rag.settings import load_settings
+
+    env = {"SHUWEN_STORE_DIR": str(tmp_path / "elsewhere"), "SHUWEN_K": "2"}
+    s = load_settings(env=env)
+    build_index(s, novel_copy, "样书", progress=False)
+    hits = vector_search(load_settings(env=env), "样书", "沈墨白")
+    assert len(hits) == 2
