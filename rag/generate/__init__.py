@@ -1,0 +1,1 @@
+"""Generate: chat-model backends, prompts and answers grounded in retrieved passages."""
