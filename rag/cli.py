@@ -6,25 +6,118 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
 
 from rag.errors import ShuWenError
 from rag.settings import add_settings_args, settings_from_args
 
 
 def _retrieve(args: argparse.Namespace) -> int:
-    from rag.retrieve import vector_search
+    from rag.retrieve import Retriever
 
     question = args.question.strip()
     if not question:
         raise ShuWenError("the question is empty")
     settings = settings_from_args(args)
-    passages = vector_search(settings, args.name or settings.default_novel, question, args.k)
+    passages = Retriever(settings, args.name or settings.default_novel).search(question, args.k)
     if args.json:
         print(json.dumps({"chunks": [p.to_dict() for p in passages]}, ensure_ascii=False, indent=2))
     else:
         for i, p in enumerate(passages, 1):
             print(f"[{i}] {p.chapter_title}  score={p.score:.3f}  [{p.start}, {p.end})")
             print(f"    {p.text[:200]}{'…' if len(p.text) > 200 else ''}")
+    return 0
+
+
+def _ask(args: argparse.Namespace) -> int:
+    from rag.answer import Answer, Asker
+
+    settings = settings_from_args(args)
+    asker = Asker(settings, args.name or settings.default_novel)
+    res = Answer(args.question, args.question)
+    for piece in asker.stream(args.question, None, res):
+        if args.stream and not args.json:
+            print(piece, end="", flush=True)
+    if args.json:
+        print(json.dumps(res.to_dict(), ensure_ascii=False, indent=2))
+        return 0
+    if args.stream:
+        print()
+    else:
+        print(res.answer)
+    print("\n出处：", file=sys.stderr)
+    for p in res.sources:
+        print(f"  {p.chapter_title} [{p.start}, {p.end})", file=sys.stderr)
+    t = res.timings
+    print(f"retrieval {t.get('retrieval_s')}s · first token {t.get('first_token_s')}s · total {t.get('total_s')}s",
+          file=sys.stderr)
+    return 0
+
+
+def _chat(args: argparse.Namespace) -> int:
+    from rag.answer import Answer, Asker
+
+    settings = settings_from_args(args)
+    name = args.name or settings.default_novel
+    asker = Asker(settings, name)
+    history: list[tuple[str, str]] = []
+    print(f"书问 · 《{name}》 — 提问后回车；/new 新对话，/quit 退出", flush=True)
+    while True:
+        try:
+            q = input("你：").strip()
+        except (EOFError, KeyboardInterrupt):
+            print()
+            return 0
+        if q in {"/quit", "/exit"}:
+            return 0
+        if q == "/new":
+            history.clear()
+            print("（新对话）")
+            continue
+        if not q:
+            continue
+        res = Answer(q, q)
+        print("书问：", end="", flush=True)
+        try:
+            for piece in asker.stream(q, history, res):
+                print(piece, end="", flush=True)
+        except ShuWenError as e:
+            print(f"\nerror: {e}", flush=True)
+            continue
+        print(flush=True)
+        if res.standalone != q:
+            print(f"（理解为：{res.standalone}）", flush=True)
+        print("出处：" + "，".join(sorted({p.chapter_title.split("　")[0] for p in res.sources})), flush=True)
+        history.append((q, res.answer))
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from rag.evaluate import load_qa, markdown, run_eval
+    from rag.retrieve import Retriever
+
+    settings = settings_from_args(args)
+    name = args.name or settings.default_novel
+    items = load_qa(args.qa)
+    k = args.k or settings.k
+    if not args.retrieval_only:
+        raise ShuWenError("answer evaluation needs the chat backends; use --retrieval-only for now")
+    retriever = Retriever(settings, name)
+    report = {"qa": str(args.qa), "name": name, "k": k, "command": "python -m rag " + " ".join(sys.argv[1:]),
+              "systems": {}}
+    for mode in args.modes.split(","):
+        res = run_eval(items, lambda q, m=mode: retriever.search(q, k, m), k, progress=not args.json)
+        report["systems"][f"shuwen-{mode}"] = res
+    out = Path(args.out) if args.out else Path("eval-reports")
+    out.mkdir(parents=True, exist_ok=True)
+    stem = out / f"{name}-{Path(args.qa).stem}"
+    stem.with_suffix(".json").write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
+    stem.with_suffix(".md").write_text(markdown(report, f"书问 eval: {name}"), encoding="utf-8")
+    metrics = {sys_: r["metrics"] for sys_, r in report["systems"].items()}
+    if args.json:
+        print(json.dumps(metrics, ensure_ascii=False, indent=2))
+    else:
+        print(markdown(report, f"书问 eval: {name}"))
+        print(f"reports: {stem}.json, {stem}.md", file=sys.stderr)
     return 0
 
 
@@ -38,7 +131,46 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--k", type=int, help="number of passages (default: setting k)")
     r.add_argument("--json", action="store_true", help="print JSON")
     add_settings_args(r)
+    r.add_argument("--mode", dest="retrieval_mode", choices=["hybrid", "vector", "bm25"],
+                   help="retrieval mode (default: setting retrieval_mode, hybrid)")
     r.set_defaults(func=_retrieve)
+
+    def gen_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--name", help="novel (store) name; default: the settings' default_novel")
+        p.add_argument("--k", type=int, help="passages retrieved (default: setting k)")
+        p.add_argument("--backend", dest="chat_backend", choices=["llamacpp", "transformers", "openai"],
+                       help="chat backend (default llamacpp with the bundled model)")
+        p.add_argument("--model", dest="chat_model", help="GGUF path, HF id/path, or the server's model name")
+        p.add_argument("--adapter", help="peft adapter folder (transformers backend)")
+        p.add_argument("--openai-base-url", help="OpenAI-compatible server URL (openai backend)")
+        p.add_argument("--temperature", type=float)
+        p.add_argument("--max-tokens", type=int)
+        p.add_argument("--prompt-template", help="template name in rag/generate/prompts or a JSON path")
+        add_settings_args(p)
+
+    a = sub.add_parser("ask", help="answer a question from the book, with sources",
+                       description="Retrieve, prompt the chat model and print a cited answer.")
+    a.add_argument("question", help="the question, e.g. 孙悟空的金箍棒是从哪里得来的？")
+    a.add_argument("--json", action="store_true", help="print {answer, sources, timings} as JSON")
+    a.add_argument("--stream", action="store_true", help="print the answer as it is generated")
+    gen_args(a)
+    a.set_defaults(func=_ask)
+
+    c = sub.add_parser("chat", help="interactive chat with history", description="Chat about a novel in the terminal.")
+    gen_args(c)
+    c.set_defaults(func=_chat)
+
+    e = sub.add_parser("eval", help="evaluate retrieval (and answers) on a QA file",
+                       description="hit@k, MRR, accuracy and refusal per kind; writes JSON and Markdown reports.")
+    e.add_argument("--qa", type=Path, required=True, help="QA file (.jsonl, format of ../shared/eval/README.md)")
+    e.add_argument("--name", help="novel (store) name; default: the settings' default_novel")
+    e.add_argument("--k", type=int, help="passages per question (default: setting k)")
+    e.add_argument("--retrieval-only", action="store_true", help="score retrieval only (no chat model)")
+    e.add_argument("--modes", default="hybrid,vector,bm25", help="retrieval modes to compare (comma-separated)")
+    e.add_argument("--out", help="report folder (default eval-reports/)")
+    e.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    add_settings_args(e)
+    e.set_defaults(func=_eval)
     return parser
 
 

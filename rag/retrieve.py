@@ -1,11 +1,14 @@
-"""Retrieve passages for a question (vector search through langchain-chroma; hybrid comes later)."""
+"""Retrieve passages for a question: vector search (langchain-chroma), BM25, and their fusion."""
 
 from __future__ import annotations
 
+import collections
+import sys
 from dataclasses import asdict, dataclass
 
 from rag.index.embeddings import get_embeddings
 from rag.index.store import Library
+from rag.lexical import LexicalIndex
 from rag.settings import Settings
 
 
@@ -25,20 +28,87 @@ class Passage:
         return asdict(self)
 
 
+def _passage(text: str, meta: dict, score: float) -> Passage:
+    return Passage(text=text, chapter=int(meta["chapter"]), chapter_title=str(meta["chapter_title"]),
+                   start=int(meta["start"]), end=int(meta["end"]), score=round(float(score), 4),
+                   chunk_id=str(meta["chunk_id"]))
+
+
+def rrf(rankings: list[list[str]], k: int = 60) -> list[tuple[str, float]]:
+    """Reciprocal rank fusion of several ranked id lists, best first."""
+    scores: dict[str, float] = collections.defaultdict(float)
+    for ranking in rankings:
+        for r, cid in enumerate(ranking):
+            scores[cid] += 1.0 / (k + r + 1)
+    return sorted(scores.items(), key=lambda kv: -kv[1])
+
+
+class Retriever:
+    """Search one novel's store; models and indexes load once and are reused across questions."""
+
+    def __init__(self, settings: Settings, name: str, library: Library | None = None):
+        from langchain_chroma import Chroma
+
+        self.settings = settings
+        self.lib = library or Library(settings)
+        self.emb = get_embeddings(settings)
+        self.manifest = self.lib.require(name, self.emb.model_id)
+        self.collection = self.lib.collection(self.manifest)
+        self.store = Chroma(client=self.lib.client, collection_name=self.manifest.collection,
+                            embedding_function=self.emb)
+        self._lexical: LexicalIndex | None = None
+
+    def vector(self, question: str, n: int) -> list[Passage]:
+        """Top-n by cosine similarity (score = 1 − cosine distance)."""
+        hits = self.store.similarity_search_with_score(question, k=n)
+        return [_passage(doc.page_content, doc.metadata, 1.0 - dist) for doc, dist in hits]
+
+    def lexical(self) -> LexicalIndex:
+        """The BM25 index of this store, cached on disk per built collection."""
+        if self._lexical is None:
+            path = self.settings.cache_dir / "lexical" / f"{self.manifest.collection}.pkl"
+            if path.exists():
+                self._lexical = LexicalIndex.load(path)
+            else:
+                print("[retrieve] building the BM25 index for this store (once) …", file=sys.stderr, flush=True)
+                got = self.collection.get(include=["documents", "metadatas"])
+                metas = got["metadatas"]
+                self._lexical = LexicalIndex.build(
+                    got["ids"], got["documents"], [int(m["chapter_index"]) for m in metas],
+                    [int(m["seq"]) for m in metas])
+                self._lexical.save(path)
+        return self._lexical
+
+    def _fetch(self, ids: list[str]) -> dict[str, tuple[str, dict]]:
+        got = self.collection.get(ids=ids, include=["documents", "metadatas"])
+        return {i: (d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])}
+
+    def search(self, question: str, k: int | None = None, mode: str | None = None) -> list[Passage]:
+        """Top-k passages; `mode` is hybrid (vector + BM25 + neighbour-window BM25, fused by RRF), vector or bm25."""
+        k = k or self.settings.k
+        mode = mode or self.settings.retrieval_mode
+        n = max(self.settings.candidates, k)
+        if mode == "vector":
+            return self.vector(question, k)
+        lex = self.lexical()
+        lexical_ids = [lex.chunk_ids[i] for i in lex.rank(question, "chunks", n)]
+        if mode == "bm25":
+            rankings = [lexical_ids]
+        else:
+            window_ids = [lex.chunk_ids[i] for i in lex.rank(question, "windows", n)]
+            rankings = [[p.chunk_id for p in self.vector(question, n)], lexical_ids, window_ids]
+        fused = rrf(rankings, self.settings.rrf_k)[:k]
+        data = self._fetch([cid for cid, _ in fused])
+        return [_passage(*data[cid], score) for cid, score in fused if cid in data]
+
+
 def vector_search(settings: Settings, name: str, question: str, k: int | None = None,
                   library: Library | None = None) -> list[Passage]:
     """Top-k passages of novel `name` by cosine similarity to the question."""
-    from langchain_chroma import Chroma
+    return Retriever(settings, name, library).vector(question, k or settings.k)
 
-    lib = library or Library(settings)
-    emb = get_embeddings(settings)
-    manifest = lib.require(name, emb.model_id)
-    store = Chroma(client=lib.client, collection_name=manifest.collection, embedding_function=emb)
-    hits = store.similarity_search_with_score(question, k=k or settings.k)
-    return [
-        Passage(text=doc.page_content, chapter=int(doc.metadata["chapter"]),
-                chapter_title=str(doc.metadata["chapter_title"]), start=int(doc.metadata["start"]),
-                end=int(doc.metadata["end"]), score=round(1.0 - float(dist), 4),
-                chunk_id=str(doc.metadata["chunk_id"]))
-        for doc, dist in hits
-    ]
+
+def search(settings: Settings, name: str, question: str, k: int | None = None,
+           library: Library | None = None) -> list[Passage]:
+    """Top-k passages with the configured retrieval mode."""
+    return Retriever(settings, name, library).search(question, k)

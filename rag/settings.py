@@ -41,6 +41,23 @@ class Settings:
     section_chars: int = 8000  # fixed-size sections when a file has no chapter headings
     # retrieval
     k: int = 5
+    retrieval_mode: str = "hybrid"  # hybrid | vector | bm25
+    candidates: int = 50  # per retriever, before fusion
+    rrf_k: int = 60
+    # generation
+    chat_backend: str = "llamacpp"  # llamacpp | transformers | openai
+    chat_model: str = "bundled:qwen2.5-coder-1.5b-instruct-q4_k_m"  # GGUF path, HF id/path or server model name
+    adapter: str = ""  # peft LoRA/QLoRA adapter folder (transformers backend)
+    lora_gguf: str = ""  # GGUF LoRA adapter (llamacpp backend)
+    openai_base_url: str = "http://127.0.0.1:8080/v1"
+    openai_api_key: str = ""
+    temperature: float = 0.1
+    max_tokens: int = 200
+    n_ctx: int = 4096
+    prompt_template: str = "default"  # a name in rag/generate/prompts/ or a JSON path
+    context_chars: int = 700  # characters of evidence sent to the model
+    allow_model_knowledge: bool = False  # the reference fell back to the model's own knowledge
+    answer_t2s: bool = False  # normalise answers to Simplified Chinese
     # default corpus
     corpus_dir: Path = ROOT / "corpus"
     default_novel: str = "青石镇奇案"
@@ -96,6 +113,8 @@ def load_settings(config: Path | None = None, env: dict[str, str] | None = None,
     s = Settings(**values)
     if s.store_backend not in {"persistent", "http"}:
         raise ShuWenError(f"store_backend must be 'persistent' or 'http', not {s.store_backend!r}")
+    if s.retrieval_mode not in {"hybrid", "vector", "bm25"}:
+        raise ShuWenError(f"retrieval_mode must be hybrid, vector or bm25, not {s.retrieval_mode!r}")
     if not 0 <= s.chunk_overlap < s.chunk_size:
         raise ShuWenError("chunk_overlap must be ≥ 0 and smaller than chunk_size")
     return s
@@ -106,7 +125,7 @@ def add_settings_args(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("settings (also SHUWEN_* env vars or shuwen.toml)")
     g.add_argument("--config", type=Path, help="TOML settings file (default ./shuwen.toml if present)")
     g.add_argument("--store", dest="store_dir", type=Path, help="persistent store folder (default chroma/)")
-    g.add_argument("--backend", dest="store_backend", choices=["persistent", "http"], help="Chroma backend")
+    g.add_argument("--store-backend", dest="store_backend", choices=["persistent", "http"], help="Chroma backend")
     g.add_argument("--chroma-host", help="Chroma server host (http backend)")
     g.add_argument("--chroma-port", type=int, help="Chroma server port (http backend)")
     g.add_argument("--embedding-model", help=f"embedding model: {BUNDLED_EMBEDDING}, an HF id or a path")

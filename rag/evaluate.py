@@ -1,0 +1,178 @@
+"""`python -m rag eval`: retrieval hit@k / MRR, answer accuracy and refusal, per kind, with latency.
+
+Item format: ../shared/eval/README.md. Every run writes a JSON report (with one record per item, so a run
+can be re-scored) and a Markdown summary.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from rag.errors import BadInputError
+from rag.ingest.decode import to_simplified
+from rag.retrieve import Passage
+
+REFUSAL = re.compile(r"书中(并)?没有|书里(并)?没有|原文(中)?(并)?没有|没有(提到|提及|说明|写到|交代|记载)|未(提到|提及|说明|写到|交代|记载)"
+                     r"|不知道|无法(回答|确定|得知)|没有相关|不得而知|并未")
+Answerer = Callable[[str], tuple[str, list[Passage], dict]]
+
+
+def load_qa(path: Path) -> list[dict]:
+    """QA items; one clear error for a missing or malformed file."""
+    path = Path(path)
+    if not path.is_file():
+        raise BadInputError(f"no such QA file: {path}")
+    items = []
+    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise BadInputError(f"{path}:{n}: not valid JSON ({e.msg})") from None
+        if not isinstance(item, dict) or "question" not in item:
+            raise BadInputError(f"{path}:{n}: each line needs at least a 'question'")
+        item.setdefault("id", f"line-{n}")
+        item.setdefault("kind", "unknown")
+        item.setdefault("answerable", bool(item.get("answers")))
+        items.append(item)
+    if not items:
+        raise BadInputError(f"{path} has no QA items")
+    return items
+
+
+def _norm(s: str) -> str:
+    return re.sub(r"\s+", "", to_simplified(s))
+
+
+def passage_hits(p: Passage | dict, item: dict) -> list[bool]:
+    """For each evidence span: does this passage contain it or overlap its offsets?"""
+    text = p["text"] if isinstance(p, dict) else p.text
+    start = p["start"] if isinstance(p, dict) else p.start
+    end = p["end"] if isinstance(p, dict) else p.end
+    ev, offs = item.get("evidence", []), item.get("evidence_offsets", [])
+    out = []
+    for i in range(max(len(ev), len(offs))):
+        inside = i < len(ev) and ev[i] in text
+        overlap = i < len(offs) and start < offs[i][1] and offs[i][0] < end
+        out.append(inside or overlap)
+    return out
+
+
+def first_hit_rank(passages: list, item: dict) -> int | None:
+    """1-based rank of the first passage that hits any evidence, or None."""
+    for r, p in enumerate(passages, 1):
+        if any(passage_hits(p, item)):
+            return r
+    return None
+
+
+def all_evidence_hit(passages: list, item: dict) -> bool:
+    """Every evidence span is covered by some passage (multihop)."""
+    hits = [passage_hits(p, item) for p in passages]
+    n = max((len(h) for h in hits), default=0)
+    return n > 0 and all(any(h[i] for h in hits if i < len(h)) for i in range(n))
+
+
+def answer_correct(reply: str, item: dict) -> bool:
+    """The reply contains any accepted answer (Traditional→Simplified, whitespace ignored)."""
+    r = _norm(reply)
+    return any(_norm(a) in r for a in item.get("answers", []))
+
+
+def is_refusal(reply: str) -> bool:
+    """The reply says the book does not tell."""
+    return bool(REFUSAL.search(to_simplified(reply)))
+
+
+def _pct(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    values = sorted(values)
+    return round(values[min(len(values) - 1, int(round(q * (len(values) - 1))))], 3)
+
+
+def summarise(records: list[dict], k: int) -> dict:
+    """Metrics over records, overall and per kind."""
+
+    def block(rs: list[dict]) -> dict:
+        ans = [r for r in rs if r["answerable"]]
+        un = [r for r in rs if not r["answerable"]]
+        out: dict = {"items": len(rs)}
+        if ans:
+            out[f"hit@{k}"] = round(sum(r["hit_rank"] is not None for r in ans) / len(ans), 3)
+            out["hit@5"] = round(sum(r["hit_rank"] is not None and r["hit_rank"] <= 5 for r in ans) / len(ans), 3)
+            out["mrr"] = round(sum(1 / r["hit_rank"] for r in ans if r["hit_rank"]) / len(ans), 3)
+            multi = [r for r in ans if r.get("hops", 1) > 1]
+            if multi:
+                out["all_evidence_hit"] = round(sum(r["all_evidence_hit"] for r in multi) / len(multi), 3)
+            if any("correct" in r for r in ans):
+                out["accuracy"] = round(sum(r.get("correct", False) for r in ans) / len(ans), 3)
+        if un and any("refused" in r for r in un):
+            out["refusal"] = round(sum(r.get("refused", False) for r in un) / len(un), 3)
+        for key in ("retrieval_s", "first_token_s", "total_s"):
+            vals = [r["timings"][key] for r in rs if r["timings"].get(key) is not None]
+            if vals:
+                out[f"{key}_p50"] = _pct(vals, 0.5)
+                out[f"{key}_p95"] = _pct(vals, 0.95)
+        return out
+
+    kinds = sorted({r["kind"] for r in records})
+    return {"overall": block(records), "by_kind": {kd: block([r for r in records if r["kind"] == kd]) for kd in kinds}}
+
+
+def run_eval(items: list[dict], retrieve: Callable[[str], list[Passage]], k: int,
+             answer: Answerer | None = None, progress: bool = True) -> dict:
+    """Evaluate retrieval (and answers when `answer` is given) on every item."""
+    from tqdm import tqdm
+
+    records = []
+    for item in tqdm(items, desc="eval", unit="q", disable=not progress):
+        timings: dict = {}
+        if answer is None:
+            t = time.perf_counter()
+            passages = retrieve(item["question"])[:k]
+            timings["retrieval_s"] = round(time.perf_counter() - t, 4)
+            reply = None
+        else:
+            reply, passages, timings = answer(item["question"])
+        rec = {"id": item["id"], "question": item["question"], "kind": item["kind"], "hops": item.get("hops", 1),
+               "answerable": item["answerable"], "answers": item.get("answers", []),
+               "hit_rank": first_hit_rank(passages, item) if item["answerable"] else None,
+               "all_evidence_hit": all_evidence_hit(passages, item) if item["answerable"] else None,
+               "retrieved": [p.to_dict() for p in passages], "timings": timings}
+        if reply is not None:
+            rec["answer"] = reply
+            if item["answerable"]:
+                rec["correct"] = answer_correct(reply, item)
+            else:
+                rec["refused"] = is_refusal(reply)
+        records.append(rec)
+    return {"k": k, "metrics": summarise(records, k), "records": records}
+
+
+def markdown(report: dict, title: str) -> str:
+    """A readable summary of one or more systems' metrics."""
+    systems = report["systems"]
+    lines = [f"# {title}", "", f"- QA file: `{report['qa']}`", f"- novel: `{report['name']}`",
+             f"- k: {report['k']}", f"- command: `{report['command']}`", ""]
+    keys: list[str] = []
+    for s in systems.values():
+        for key in s["metrics"]["overall"]:
+            if key not in keys:
+                keys.append(key)
+    lines += ["| system | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
+    for name, s in systems.items():
+        o = s["metrics"]["overall"]
+        lines.append(f"| {name} | " + " | ".join(str(o.get(key, "")) for key in keys) + " |")
+    for name, s in systems.items():
+        lines += ["", f"## {name}: by kind", ""]
+        kk = [x for x in keys if x != "items"]
+        lines += ["| kind | items | " + " | ".join(kk) + " |", "|---" * (len(kk) + 2) + "|"]
+        for kind, b in s["metrics"]["by_kind"].items():
+            lines.append(f"| {kind} | {b['items']} | " + " | ".join(str(b.get(x, "")) for x in kk) + " |")
+    return "\n".join(lines) + "\n"

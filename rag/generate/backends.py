@@ -1,0 +1,108 @@
+"""Chat-model backends behind one small interface: LangChain chat models that stream.
+
+- llamacpp: a GGUF file through llama-cpp-python (the bundled Qwen2.5-Coder-1.5B by default)
+- transformers: any HF causal LM, optionally with a peft LoRA/QLoRA adapter (how a tuned model is served)
+- openai: any OpenAI-compatible server (vLLM, LMDeploy, llama.cpp server, Ollama)
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlparse
+
+from rag.errors import ShuWenError
+from rag.generate.bundled import BUNDLED_CHAT, bundled_gguf
+from rag.settings import Settings
+
+BACKENDS = ("llamacpp", "transformers", "openai")
+
+
+def _to_lc(messages: list[dict]):
+    from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+
+    kinds = {"system": SystemMessage, "user": HumanMessage, "assistant": AIMessage}
+    return [kinds[m["role"]](content=m["content"]) for m in messages]
+
+
+class ChatBackend:
+    """stream(messages) → text pieces; `name` and `model` say what is answering."""
+
+    def __init__(self, settings: Settings, model):
+        self.settings = settings
+        self.model = model
+        self.name = settings.chat_backend
+        self.model_id = settings.chat_model
+
+    def stream(self, messages: list[dict], max_tokens: int | None = None) -> Iterator[str]:
+        kwargs = {"max_tokens": max_tokens} if max_tokens else {}
+        for chunk in self.model.stream(_to_lc(messages), **kwargs):
+            if chunk.content:
+                yield chunk.content
+
+    def complete(self, messages: list[dict], max_tokens: int | None = None) -> str:
+        return "".join(self.stream(messages, max_tokens))
+
+
+def resolve_gguf(settings: Settings) -> Path:
+    if settings.chat_model == BUNDLED_CHAT:
+        return bundled_gguf(settings.cache_dir)
+    path = Path(settings.chat_model).expanduser()
+    if not path.is_file():
+        raise ShuWenError(f"chat model file not found: {path} (llamacpp needs a .gguf path or {BUNDLED_CHAT})")
+    return path
+
+
+def _llamacpp(settings: Settings):
+    try:
+        from langchain_community.chat_models import ChatLlamaCpp
+    except ImportError:
+        raise ShuWenError("llama-cpp-python is not installed: `pip install llama-cpp-python`") from None
+    path = resolve_gguf(settings)
+    kwargs = {}
+    if settings.lora_gguf:
+        kwargs["lora_path"] = str(settings.lora_gguf)
+    return ChatLlamaCpp(model_path=str(path), n_ctx=settings.n_ctx, n_threads=os.cpu_count() or 1,
+                        n_batch=512, temperature=settings.temperature, max_tokens=settings.max_tokens,
+                        streaming=True, verbose=False, **kwargs)
+
+
+def _check_reachable(url: str, timeout: float = 5.0) -> None:
+    u = urlparse(url)
+    try:
+        socket.create_connection((u.hostname, u.port or (443 if u.scheme == "https" else 80)), timeout=timeout).close()
+    except OSError as e:
+        raise ShuWenError(f"chat server {url} is unreachable ({e.strerror or e}); start it or set openai_base_url") from None
+
+
+def _openai(settings: Settings):
+    from langchain_openai import ChatOpenAI
+
+    _check_reachable(settings.openai_base_url)
+    return ChatOpenAI(base_url=settings.openai_base_url, api_key=settings.openai_api_key or "not-needed",
+                      model=settings.chat_model, temperature=settings.temperature, max_tokens=settings.max_tokens,
+                      timeout=60, max_retries=0, streaming=True)
+
+
+def _transformers(settings: Settings):
+    from rag.generate.hf import HFChatModel
+
+    return HFChatModel.load(settings)
+
+
+_INSTANCES: dict[tuple, ChatBackend] = {}
+
+
+def get_backend(settings: Settings) -> ChatBackend:
+    """The configured chat backend, loaded once per process."""
+    if settings.chat_backend not in BACKENDS:
+        raise ShuWenError(f"chat_backend must be one of {', '.join(BACKENDS)}, not {settings.chat_backend!r}")
+    key = (settings.chat_backend, settings.chat_model, str(settings.adapter), str(settings.lora_gguf),
+           settings.openai_base_url, settings.n_ctx, settings.temperature, settings.max_tokens)
+    if key not in _INSTANCES:
+        makers = {"llamacpp": _llamacpp, "openai": _openai, "transformers": _transformers}
+        _INSTANCES.clear()  # one model in memory at a time
+        _INSTANCES[key] = ChatBackend(settings, makers[settings.chat_backend](settings))
+    return _INSTANCES[key]

@@ -1,0 +1,89 @@
+"""A streaming LangChain chat model over transformers (+ an optional peft adapter)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+
+from rag.errors import ShuWenError
+from rag.settings import Settings
+
+_ROLES = {"system": "system", "human": "user", "ai": "assistant"}
+
+
+class HFChatModel(BaseChatModel):
+    """Chat with any HF causal LM using its own chat template; 4-bit NF4 when CUDA is present."""
+
+    model: Any = None
+    tokenizer: Any = None
+    max_new_tokens: int = 200
+    temperature: float = 0.1
+
+    @property
+    def _llm_type(self) -> str:
+        return "shuwen-transformers"
+
+    @classmethod
+    def load(cls, settings: Settings) -> HFChatModel:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        kwargs: dict[str, Any] = {"trust_remote_code": True}
+        if torch.cuda.is_available():
+            try:
+                from transformers import BitsAndBytesConfig
+
+                kwargs["quantization_config"] = BitsAndBytesConfig(
+                    load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+                    bnb_4bit_compute_dtype=torch.bfloat16)
+                kwargs["device_map"] = "auto"
+            except ImportError:
+                kwargs["torch_dtype"] = torch.bfloat16
+        try:
+            tok = AutoTokenizer.from_pretrained(settings.chat_model, trust_remote_code=True)
+            model = AutoModelForCausalLM.from_pretrained(settings.chat_model, **kwargs)
+        except OSError as e:
+            raise ShuWenError(f"cannot load chat model {settings.chat_model!r}: {str(e).splitlines()[0]}") from None
+        if settings.adapter:
+            from peft import PeftModel
+
+            model = PeftModel.from_pretrained(model, settings.adapter)
+        model.eval()
+        return cls(model=model, tokenizer=tok, max_new_tokens=settings.max_tokens, temperature=settings.temperature)
+
+    def _inputs(self, messages: list[BaseMessage]):
+        chat = [{"role": _ROLES.get(m.type, "user"), "content": m.content} for m in messages]
+        ids = self.tokenizer.apply_chat_template(chat, add_generation_prompt=True, return_tensors="pt",
+                                                 return_dict=True)
+        return {k: v.to(self.model.device) for k, v in ids.items()}
+
+    def _stream(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> Iterator[ChatGenerationChunk]:
+        from transformers import TextIteratorStreamer
+
+        streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
+        gen = dict(self._inputs(messages), streamer=streamer,
+                   max_new_tokens=kwargs.get("max_tokens") or self.max_new_tokens,
+                   do_sample=self.temperature > 0, pad_token_id=self.tokenizer.eos_token_id)
+        if self.temperature > 0:
+            gen["temperature"] = self.temperature
+        thread = threading.Thread(target=self.model.generate, kwargs=gen, daemon=True)
+        thread.start()
+        for text in streamer:
+            if text:
+                chunk = ChatGenerationChunk(message=AIMessageChunk(content=text))
+                if run_manager:
+                    run_manager.on_llm_new_token(text, chunk=chunk)
+                yield chunk
+        thread.join()
+
+    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                  run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
+        text = "".join(c.message.content for c in self._stream(messages, stop, run_manager, **kwargs))
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])

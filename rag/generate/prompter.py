@@ -1,0 +1,72 @@
+"""Prompt templates are JSON data files (rag/generate/prompts/*.json) read by this tiny Prompter."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from rag.errors import ShuWenError
+from rag.retrieve import Passage
+
+PROMPTS = Path(__file__).parent / "prompts"
+_DIGITS = "零一二三四五六七八九"
+
+
+def chapter_label(number: int, title: str) -> str:
+    """〔第十四回〕-style label from a chapter's number and title."""
+    head = title.split("　")[0].split(" ")[0] if title else ""
+    if head.startswith("第"):
+        return head
+    if head:
+        return head
+    return f"第{zh_number(number)}回"
+
+
+def zh_number(n: int) -> str:
+    """14 → 十四, 120 → 一百二十."""
+    if n < 10:
+        return _DIGITS[n]
+    if n < 20:
+        return "十" + (_DIGITS[n % 10] if n % 10 else "")
+    if n < 100:
+        return _DIGITS[n // 10] + "十" + (_DIGITS[n % 10] if n % 10 else "")
+    rest = n % 100
+    tail = "" if rest == 0 else ("零" + _DIGITS[rest] if rest < 10 else ("一" + zh_number(rest) if rest < 20 else zh_number(rest)))
+    return _DIGITS[n // 100] + "百" + tail
+
+
+class Prompter:
+    """Fill a template: system message, user message with numbered passages, rewrite prompt."""
+
+    def __init__(self, name_or_path: str = "default"):
+        path = Path(name_or_path)
+        if not path.suffix:
+            path = PROMPTS / f"{name_or_path}.json"
+        try:
+            self.template = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ShuWenError(f"prompt template not found: {path}") from None
+        except json.JSONDecodeError as e:
+            raise ShuWenError(f"prompt template {path} is not valid JSON: {e.msg}") from None
+        missing = {"system", "user", "passage"} - set(self.template)
+        if missing:
+            raise ShuWenError(f"prompt template {path} lacks {sorted(missing)}")
+
+    @property
+    def refusal(self) -> str:
+        return self.template.get("refusal", "")
+
+    def passages(self, passages: list[Passage]) -> str:
+        return "\n".join(
+            self.template["passage"].format(n=i, text=p.text, chapter_label=chapter_label(p.chapter, p.chapter_title))
+            for i, p in enumerate(passages, 1))
+
+    def messages(self, novel: str, question: str, passages: list[Passage], knowledge: bool = False) -> list[dict]:
+        """Chat messages; the system message comes first so llama.cpp can reuse its cached prefix."""
+        system = self.template["system_with_knowledge" if knowledge else "system"].format(novel=novel)
+        user = self.template["user"].format(passages=self.passages(passages), question=question)
+        return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+    def rewrite(self, history: list[tuple[str, str]], question: str) -> list[dict]:
+        text = "\n".join(f"读者：{q}\n助手：{a}" for q, a in history[-3:])
+        return [{"role": "user", "content": self.template["rewrite"].format(history=text, question=question)}]
