@@ -109,15 +109,15 @@ def _eval(args: argparse.Namespace) -> int:
         report["systems"][f"shuwen-{mode}"] = res
     out = Path(args.out) if args.out else Path("eval-reports")
     out.mkdir(parents=True, exist_ok=True)
-    stem = out / f"{name}-{Path(args.qa).stem}"
-    stem.with_suffix(".json").write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
-    stem.with_suffix(".md").write_text(markdown(report, f"书问 eval: {name}"), encoding="utf-8")
+    stem = f"{name}-{Path(args.qa).name.removesuffix('.jsonl')}"
+    (out / f"{stem}.json").write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
+    (out / f"{stem}.md").write_text(markdown(report, f"书问 eval: {name}"), encoding="utf-8")
     metrics = {sys_: r["metrics"] for sys_, r in report["systems"].items()}
     if args.json:
         print(json.dumps(metrics, ensure_ascii=False, indent=2))
     else:
         print(markdown(report, f"书问 eval: {name}"))
-        print(f"reports: {stem}.json, {stem}.md", file=sys.stderr)
+        print(f"reports: {out / stem}.json, {out / stem}.md", file=sys.stderr)
     return 0
 
 

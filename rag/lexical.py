@@ -104,7 +104,7 @@ class BM25Index:
     def scores(self, query_tokens: list[str]) -> np.ndarray:
         """BM25 score of every document for the query."""
         q = np.zeros(len(self.vocab))
-        for w in set(query_tokens):
+        for w in sorted(set(query_tokens)):  # fixed order: float sums, hence ties, do not vary per process
             if (j := self.vocab.get(w)) is not None:
                 q[j] = self.idf[j]
         return self.matrix @ q
@@ -145,7 +145,7 @@ class LexicalIndex:
         """Indices of the top-n documents (positive scores only)."""
         idx = self.chunks if which == "chunks" else self.windows
         s = idx.scores(self.tokenizer().tokens(question))
-        top = np.argsort(-s)[:n]
+        top = np.argsort(-s, kind="stable")[:n]
         return [int(i) for i in top if s[i] > 0]
 
     def save(self, path: Path) -> None:

@@ -6,10 +6,14 @@ import collections
 import sys
 from dataclasses import asdict, dataclass
 
+import numpy as np
+
 from rag.index.embeddings import get_embeddings
 from rag.index.store import Library
 from rag.lexical import LexicalIndex
 from rag.settings import Settings
+
+EXACT_LIMIT = 200_000  # chunks; above this, vector search uses Chroma's HNSW index
 
 
 @dataclass
@@ -57,16 +61,29 @@ class Retriever:
         self.store = Chroma(client=self.lib.client, collection_name=self.manifest.collection,
                             embedding_function=self.emb)
         self._lexical: LexicalIndex | None = None
+        self._matrix: np.ndarray | None = None
+        self._ids: list[str] = []
 
     def vector(self, question: str, n: int) -> list[Passage]:
         """Top-n by cosine similarity (score = 1 − cosine distance)."""
-        hits = self.store.similarity_search_with_score(question, k=n)
-        return [_passage(doc.page_content, doc.metadata, 1.0 - dist) for doc, dist in hits]
+        if self.collection.count() > EXACT_LIMIT:  # big stores: Chroma's approximate HNSW search
+            hits = self.store.similarity_search_with_score(question, k=n)
+            return [_passage(doc.page_content, doc.metadata, 1.0 - dist) for doc, dist in hits]
+        # A novel has a few thousand chunks: exact search is faster than HNSW and, unlike it, gives the
+        # same top-k in every process (HNSW results varied between runs here).
+        if self._matrix is None:
+            got = self.collection.get(include=["embeddings"])
+            self._ids, self._matrix = got["ids"], np.asarray(got["embeddings"], np.float32)
+        sims = self._matrix @ np.asarray(self.emb.embed_query(question), np.float32)
+        top = np.argsort(-sims, kind="stable")[:n]
+        data = self._fetch([self._ids[i] for i in top])
+        return [_passage(*data[self._ids[i]], float(sims[i])) for i in top]
 
     def lexical(self) -> LexicalIndex:
         """The BM25 index of this store, cached on disk per built collection."""
         if self._lexical is None:
-            path = self.settings.cache_dir / "lexical" / f"{self.manifest.collection}.pkl"
+            base = self.settings.store_dir if self.settings.store_backend == "persistent" else self.settings.cache_dir
+            path = base / "lexical" / f"{self.manifest.collection}.pkl"
             if path.exists():
                 self._lexical = LexicalIndex.load(path)
             else:
@@ -77,6 +94,10 @@ class Retriever:
                     got["ids"], got["documents"], [int(m["chapter_index"]) for m in metas],
                     [int(m["seq"]) for m in metas])
                 self._lexical.save(path)
+                prefix = self.manifest.collection.rsplit("_", 1)[0]
+                for old in path.parent.glob(f"{prefix}_*.pkl"):  # indexes of replaced builds
+                    if old != path:
+                        old.unlink(missing_ok=True)
         return self._lexical
 
     def _fetch(self, ids: list[str]) -> dict[str, tuple[str, dict]]:

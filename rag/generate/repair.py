@@ -10,7 +10,12 @@ _SENT_END = "。！？!?”」』）)…"
 def find_loop(text: str, min_unit: int = 4, repeats: int = 3) -> int | None:
     """Index where a unit of ≥ min_unit characters starts repeating `repeats` times in a row, if any."""
     m = re.search(rf"(.{{{min_unit},80}}?)\1{{{repeats - 1},}}", text, re.S)
-    return m.start() + len(m.group(1)) if m else None
+    if not m:
+        return None
+    cut = m.start() + len(m.group(1))
+    # the unit may start mid-sentence: keep the first copy up to its sentence end
+    ends = [i for i, c in enumerate(text[cut : cut + len(m.group(1))]) if c in _SENT_END]
+    return cut + ends[0] + 1 if ends else cut
 
 
 def trim_unfinished(text: str) -> str:

@@ -1,0 +1,35 @@
+import pytest
+
+from rag.errors import ShuWenError
+from rag.generate.prompter import Prompter, chapter_label, zh_number
+from rag.generate.repair import find_loop, repair, trim_unfinished
+from rag.retrieve import Passage
+
+
+def test_zh_numbers_and_labels():
+    assert [zh_number(n) for n in (8, 14, 20, 100, 101, 120)] == ["八", "十四", "二十", "一百", "一百零一", "一百二十"]
+    assert chapter_label(14, "第十四回　心猿归正　六贼无踪") == "第十四回"
+    assert chapter_label(8, "附录　陈光蕊赴任逢灾") == "附录"
+    assert chapter_label(3, "") == "第三回"
+
+
+def test_templates_are_data_and_ordered_for_prefix_cache(tmp_path):
+    p = Prompter("default")
+    msgs = p.messages("西游记", "谁？", [Passage("原文", 14, "第十四回　心猿归正", 0, 2, 1.0, "x")])
+    assert msgs[0]["role"] == "system" and "西游记" in msgs[0]["content"] and "〔第十四回〕" in msgs[0]["content"]
+    assert "[1]〔第十四回〕原文" in msgs[1]["content"] and msgs[1]["content"].endswith("问题：谁？")
+    assert p.refusal
+    (tmp_path / "t.json").write_text('{"system": "s"}', encoding="utf-8")
+    with pytest.raises(ShuWenError, match="lacks"):
+        Prompter(str(tmp_path / "t.json"))
+    with pytest.raises(ShuWenError, match="not found"):
+        Prompter("no-such-template")
+
+
+def test_repair_stops_loops_and_trims():
+    looped = "孙悟空是石猴。" + "他很厉害。" * 6
+    assert find_loop(looped) is not None
+    assert repair(looped) == "孙悟空是石猴。他很厉害。"
+    assert trim_unfinished("答案是花果山。〔第一回〕他又说") == "答案是花果山。"
+    assert trim_unfinished("花果山") == "花果山"
+    assert repair("孫悟空住在花果山。", t2s=True) == "孙悟空住在花果山。"

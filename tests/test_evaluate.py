@@ -1,0 +1,55 @@
+import json
+
+import pytest
+
+from rag.errors import BadInputError
+from rag.evaluate import (
+    all_evidence_hit,
+    answer_correct,
+    first_hit_rank,
+    is_refusal,
+    load_qa,
+    run_eval,
+)
+from rag.retrieve import Passage
+
+ITEM = {"id": "x", "question": "q", "answers": ["灵台方寸山"], "evidence": ["灵台方寸山"],
+        "evidence_offsets": [[100, 105]], "kind": "where", "answerable": True}
+
+
+def P(text, start, end):
+    return Passage(text, 1, "第一回", start, end, 0.5, f"{start}")
+
+
+def test_hits_by_text_or_offsets():
+    assert first_hit_rank([P("无关", 0, 50), P("此山叫做灵台方寸山", 300, 320)], ITEM) == 2
+    assert first_hit_rank([P("无关", 90, 101)], ITEM) == 1  # span overlap counts
+    assert first_hit_rank([P("无关", 105, 200)], ITEM) is None  # [start, end) touching is no overlap
+    multi = {**ITEM, "evidence": ["甲", "乙"], "evidence_offsets": [[0, 1], [500, 501]]}
+    assert not all_evidence_hit([P("甲", 0, 10)], multi)
+    assert all_evidence_hit([P("甲", 0, 10), P("乙", 495, 510)], multi)
+
+
+def test_answer_and_refusal_scoring():
+    assert answer_correct("住在靈臺方寸 山。", ITEM)  # Traditional and spaces are normalised
+    assert not answer_correct("住在花果山。", ITEM)
+    assert is_refusal("书中没有明确提到。") and is_refusal("原文未提及此事")
+    assert not is_refusal("他住在花果山。")
+
+
+def test_run_eval_and_qa_errors(tmp_path):
+    rep = run_eval([ITEM], lambda q: [P("灵台方寸山", 0, 5)], 5, progress=False)
+    assert rep["metrics"]["overall"]["hit@5"] == 1.0
+    assert rep["records"][0]["retrieved"][0]["text"] == "灵台方寸山"
+    rep = run_eval([ITEM, {**ITEM, "id": "u", "answerable": False, "answers": [], "kind": "unanswerable"}],
+                   lambda q: [], 5, answer=lambda q: ("书中没有明确提到。", [], {"total_s": 1.0}), progress=False)
+    assert rep["metrics"]["overall"]["accuracy"] == 0.0 and rep["metrics"]["overall"]["refusal"] == 1.0
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"question": "q"}\nnot json\n', encoding="utf-8")
+    with pytest.raises(BadInputError, match=":2: not valid JSON"):
+        load_qa(bad)
+    with pytest.raises(BadInputError, match="no such QA file"):
+        load_qa(tmp_path / "missing.jsonl")
+    good = tmp_path / "good.jsonl"
+    good.write_text(json.dumps(ITEM, ensure_ascii=False) + "\n", encoding="utf-8")
+    assert load_qa(good)[0]["answerable"] is True
