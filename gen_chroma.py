@@ -16,7 +16,7 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from rag.errors import ShuWenError  # noqa: E402
+from rag.errors import run_main  # noqa: E402
 from rag.settings import add_settings_args, settings_from_args  # noqa: E402
 
 
@@ -87,14 +87,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        return run(parse_args(argv))
-    except ShuWenError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return e.exit_code
-    except KeyboardInterrupt:
-        print("interrupted: the previous store is unchanged", file=sys.stderr)
-        return 130
+    args = parse_args(argv)
+    return run_main(run, args, interrupted="interrupted: the previous store is unchanged")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from rag.errors import ShuWenError
+from rag.errors import ShuWenError, run_main
 from rag.settings import add_settings_args, settings_from_args
 
 
@@ -177,11 +177,4 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     args = build_parser().parse_args(argv)
-    try:
-        return args.func(args)
-    except ShuWenError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return e.exit_code
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    return run_main(args.func, args)

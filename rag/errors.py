@@ -15,3 +15,17 @@ class StoreError(ShuWenError):
     """The store is missing, incompatible or unreachable."""
 
     exit_code = 3
+
+
+def run_main(func, *args, interrupted: str = "interrupted") -> int:
+    """Run a CLI body: a ShuWenError becomes one line on stderr and its exit code, Ctrl-C exits 130."""
+    import sys
+
+    try:
+        return func(*args)
+    except ShuWenError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print(interrupted, file=sys.stderr)
+        return 130

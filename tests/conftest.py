@@ -42,3 +42,17 @@ def run_cli(*args: str, env: dict | None = None, timeout: float = 600) -> subpro
     full_env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})}
     return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True,
                           timeout=timeout, env=full_env)
+
+
+def wait_for_server(proc: subprocess.Popen, probe, what: str, tries: int = 240) -> None:
+    """Poll `probe()` until it stops raising; kill the server and fail the test if it never does."""
+    import time
+
+    for _ in range(tries):
+        try:
+            probe()
+            return
+        except Exception:  # any failure means "not up yet"
+            time.sleep(0.5)
+    proc.kill()
+    pytest.fail(f"{what} did not start")

@@ -2,14 +2,13 @@
 
 import subprocess
 import sys
-import time
 
 import pytest
 
 from rag.answer import Answer, Asker, check_question
 from rag.errors import ShuWenError
 from rag.index.build import build_index
-from tests.conftest import SAMPLE, free_port
+from tests.conftest import SAMPLE, free_port, wait_for_server
 
 
 @pytest.fixture(scope="module")
@@ -56,15 +55,8 @@ def llama_server(store_settings):
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     import urllib.request
 
-    for _ in range(240):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail("llama_cpp.server did not start")
+    wait_for_server(proc, lambda: urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=1),
+                    "llama_cpp.server")
     yield port
     proc.terminate()
     proc.wait(timeout=30)

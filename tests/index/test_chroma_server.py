@@ -3,7 +3,6 @@
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -12,7 +11,7 @@ from rag.errors import StoreError
 from rag.index.build import build_index
 from rag.index.store import Library
 from rag.retrieve import vector_search
-from tests.conftest import SAMPLE, free_port
+from tests.conftest import SAMPLE, free_port, wait_for_server
 
 
 @pytest.fixture
@@ -24,15 +23,7 @@ def chroma_server(tmp_path):
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     import chromadb
 
-    for _ in range(120):
-        try:
-            chromadb.HttpClient(host="127.0.0.1", port=port).heartbeat()
-            break
-        except Exception:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail("chroma server did not start")
+    wait_for_server(proc, lambda: chromadb.HttpClient(host="127.0.0.1", port=port).heartbeat(), "chroma server")
     yield port
     proc.terminate()
     proc.wait(timeout=20)
