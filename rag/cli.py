@@ -99,14 +99,24 @@ def _eval(args: argparse.Namespace) -> int:
     name = args.name or settings.default_novel
     items = load_qa(args.qa)
     k = args.k or settings.k
-    if not args.retrieval_only:
-        raise ShuWenError("answer evaluation needs the chat backends; use --retrieval-only for now")
     retriever = Retriever(settings, name)
     report = {"qa": str(args.qa), "name": name, "k": k, "command": "python -m rag " + " ".join(sys.argv[1:]),
               "systems": {}}
-    for mode in args.modes.split(","):
-        res = run_eval(items, lambda q, m=mode: retriever.search(q, k, m), k, progress=not args.json)
-        report["systems"][f"shuwen-{mode}"] = res
+    if args.retrieval_only:
+        for mode in args.modes.split(","):
+            res = run_eval(items, lambda q, m=mode: retriever.search(q, k, m), k, progress=not args.json)
+            report["systems"][f"shuwen-{mode}"] = res
+    else:
+        from rag.answer import Asker
+
+        asker = Asker(settings, name, retriever)
+
+        def answer(q: str):
+            res = asker.ask(q)
+            return res.answer, res.sources, res.timings
+
+        report["systems"]["shuwen"] = run_eval(items, lambda q: retriever.search(q, k), k, answer,
+                                               progress=not args.json)
     out = Path(args.out) if args.out else Path("eval-reports")
     out.mkdir(parents=True, exist_ok=True)
     stem = f"{name}-{Path(args.qa).name.removesuffix('.jsonl')}"

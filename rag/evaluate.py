@@ -78,10 +78,30 @@ def all_evidence_hit(passages: list, item: dict) -> bool:
     return n > 0 and all(any(h[i] for h in hits if i < len(h)) for i in range(n))
 
 
+def zh_numeral(n: int) -> str:
+    """320 → 三百二十, 76000 → 七万六千, 20 → 二十 (how this kind of book writes numbers)."""
+    digits = "零一二三四五六七八九"
+    if n == 0:
+        return "零"
+    if n >= 10000:
+        high, low = divmod(n, 10000)
+        return zh_numeral(high) + "万" + ("" if low == 0 else ("零" if low < 1000 else "") + zh_numeral(low))
+    out, zero = "", False
+    for value, unit in ((1000, "千"), (100, "百"), (10, "十"), (1, "")):
+        d, n = divmod(n, value)
+        if d:
+            out += ("零" if zero and out else "") + digits[d] + unit
+            zero = False
+        else:
+            zero = True
+    return out[1:] if out.startswith("一十") else out
+
+
 def answer_correct(reply: str, item: dict) -> bool:
-    """The reply contains any accepted answer (Traditional→Simplified, whitespace ignored)."""
+    """The reply contains any accepted answer (Traditional→Simplified, whitespace ignored, 20 ≡ 二十)."""
     r = _norm(reply)
-    return any(_norm(a) in r for a in item.get("answers", []))
+    r_zh = re.sub(r"\d+", lambda m: zh_numeral(int(m.group())), r)
+    return any(_norm(a) in r or _norm(a) in r_zh for a in item.get("answers", []))
 
 
 def is_refusal(reply: str) -> bool:

@@ -141,6 +141,12 @@ class LexicalIndex:
             self._tok = NovelTokenizer(self.words)
         return self._tok
 
+    def idf(self) -> dict[str, float]:
+        """Inverse document frequency of every chunk-level term."""
+        if not hasattr(self, "_idf"):
+            self._idf = {w: float(self.chunks.idf[j]) for w, j in self.chunks.vocab.items()}
+        return self._idf
+
     def rank(self, question: str, which: str = "chunks", n: int = 50) -> list[int]:
         """Indices of the top-n documents (positive scores only)."""
         idx = self.chunks if which == "chunks" else self.windows

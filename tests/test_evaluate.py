@@ -33,6 +33,11 @@ def test_hits_by_text_or_offsets():
 def test_answer_and_refusal_scoring():
     assert answer_correct("住在靈臺方寸 山。", ITEM)  # Traditional and spaces are normalised
     assert not answer_correct("住在花果山。", ITEM)
+    assert answer_correct("隔了20年。", {"answers": ["二十年"]})
+    assert answer_correct("共3600株", {"answers": ["三千六百株"]})
+    assert answer_correct("一共76000两", {"answers": ["七万六千两"]})
+    assert answer_correct("1111个", {"answers": ["一千一百一十一个"]})
+    assert not answer_correct("隔了21年。", {"answers": ["二十年"]})
     assert is_refusal("书中没有明确提到。") and is_refusal("原文未提及此事")
     assert not is_refusal("他住在花果山。")
 
