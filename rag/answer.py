@@ -26,6 +26,7 @@ class Answer:
     question: str
     standalone: str
     answer: str = ""
+    raw: str = ""  # the model's unrepaired output
     sources: list[Passage] = field(default_factory=list)
     timings: dict = field(default_factory=dict)
 
@@ -140,6 +141,7 @@ class Asker:
         answer = repair(raw, self.settings.answer_t2s)
         if any(m in answer for m in _LEAK_MARKERS):  # never echo the instructions back
             answer = self.prompter.refusal or "抱歉，无法回答这个问题。"
+        res.raw = raw
         res.answer = answer or self.prompter.refusal
         res.timings["total_s"] = round(time.perf_counter() - t0, 3)
 

@@ -54,7 +54,7 @@ class Settings:
     temperature: float = 0.1
     max_tokens: int = 200
     n_ctx: int = 4096
-    prompt_template: str = "default"  # a name in rag/generate/prompts/ or a JSON path
+    prompt_template: str = "concise"  # a name in rag/generate/prompts/ or a JSON path
     context_chars: int = 700  # characters of evidence sent to the model
     allow_model_knowledge: bool = False  # the reference fell back to the model's own knowledge
     answer_t2s: bool = False  # normalise answers to Simplified Chinese
