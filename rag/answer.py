@@ -44,17 +44,15 @@ def check_question(question: str) -> str:
     return q
 
 
-def _windows(text: str, max_chars: int = 160) -> list[tuple[int, int]]:
-    """Sentence-aligned [start, end) windows of at most ~max_chars characters."""
+def _windows(text: str, max_chars: int = 160, max_sentences: int = 3) -> list[tuple[int, int]]:
+    """[start, end) spans of 1 to `max_sentences` consecutive sentences, at most ~max_chars long."""
     spans = [m.span() for m in _SENTENCE.finditer(text)]
     out = []
-    for i in range(len(spans)):
-        a, b = spans[i]
-        j = i + 1
-        while j < len(spans) and spans[j][1] - a <= max_chars:
-            b = spans[j][1]
-            j += 1
-        out.append((a, b))
+    for i, (a, _) in enumerate(spans):
+        for j in range(i, min(i + max_sentences, len(spans))):
+            if j > i and spans[j][1] - a > max_chars:
+                break
+            out.append((a, spans[j][1]))
     return out
 
 

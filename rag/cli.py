@@ -97,10 +97,10 @@ def _eval(args: argparse.Namespace) -> int:
 
     settings = settings_from_args(args)
     name = args.name or settings.default_novel
-    items = load_qa(args.qa)
+    items = [item for path in args.qa for item in load_qa(path)]
     k = args.k or settings.k
     retriever = Retriever(settings, name)
-    report = {"qa": str(args.qa), "name": name, "k": k, "command": "python -m rag " + " ".join(sys.argv[1:]),
+    report = {"qa": ", ".join(map(str, args.qa)), "name": name, "k": k, "command": "python -m rag " + " ".join(sys.argv[1:]),
               "systems": {}}
     if args.retrieval_only:
         for mode in args.modes.split(","):
@@ -119,7 +119,7 @@ def _eval(args: argparse.Namespace) -> int:
                                                progress=not args.json)
     out = Path(args.out) if args.out else Path("eval-reports")
     out.mkdir(parents=True, exist_ok=True)
-    stem = f"{name}-{Path(args.qa).name.removesuffix('.jsonl')}"
+    stem = f"{name}-" + "+".join(Path(q).name.removesuffix(".jsonl") for q in args.qa)
     (out / f"{stem}.json").write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
     (out / f"{stem}.md").write_text(markdown(report, f"书问 eval: {name}"), encoding="utf-8")
     metrics = {sys_: r["metrics"] for sys_, r in report["systems"].items()}
@@ -172,7 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("eval", help="evaluate retrieval (and answers) on a QA file",
                        description="hit@k, MRR, accuracy and refusal per kind; writes JSON and Markdown reports.")
-    e.add_argument("--qa", type=Path, required=True, help="QA file (.jsonl, format of ../shared/eval/README.md)")
+    e.add_argument("--qa", type=Path, nargs="+", required=True,
+                   help="QA file(s) (.jsonl, format of ../shared/eval/README.md)")
     e.add_argument("--name", help="novel (store) name; default: the settings' default_novel")
     e.add_argument("--k", type=int, help="passages per question (default: setting k)")
     e.add_argument("--retrieval-only", action="store_true", help="score retrieval only (no chat model)")

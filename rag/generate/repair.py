@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-_SENT_END = "。！？!?”」』）)…"
+_SENT_END = "。！？!?”」』）)…〕"  # 〕 closes a chapter citation
 
 
 def find_loop(text: str, min_unit: int = 4, repeats: int = 3) -> int | None:

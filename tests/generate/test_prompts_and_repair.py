@@ -30,6 +30,6 @@ def test_repair_stops_loops_and_trims():
     looped = "孙悟空是石猴。" + "他很厉害。" * 6
     assert find_loop(looped) is not None
     assert repair(looped) == "孙悟空是石猴。他很厉害。"
-    assert trim_unfinished("答案是花果山。〔第一回〕他又说") == "答案是花果山。"
+    assert trim_unfinished("答案是花果山。〔第一回〕他又说") == "答案是花果山。〔第一回〕"  # citation kept
     assert trim_unfinished("花果山") == "花果山"
     assert repair("孫悟空住在花果山。", t2s=True) == "孙悟空住在花果山。"
