@@ -13,18 +13,28 @@ from rag.settings import load_settings  # noqa: E402
 
 
 @st.cache_resource
-def _library():
+def _library(store: tuple):
+    """One Chroma client per store location (the cache key), shared by every browser session."""
     from rag.index.store import Library
 
     return Library(load_settings())
+
+
+@st.cache_resource
+def _retriever(name: str, store: tuple):
+    """One retriever per novel, shared by every browser session (models and indexes load once)."""
+    from rag.retrieve import Retriever
+
+    return Retriever(load_settings(), name, _library(store))
 
 
 def main() -> None:
     st.set_page_config(page_title="书问 ShuWen", page_icon="📖")
     st.title("书问 · 问书")
     settings = load_settings()
+    store = (str(settings.store_dir), settings.store_backend, settings.chroma_host, settings.chroma_port)
     try:
-        lib = _library()
+        lib = _library(store)
         names = [m.name for m in lib.manifests()]
     except ShuWenError as e:
         st.error(str(e))
@@ -37,11 +47,9 @@ def main() -> None:
     k = st.sidebar.slider("检索段落数 k", 1, 10, settings.k)
     question = st.chat_input("问一个关于这本书的问题")
     if question:
-        from rag.retrieve import vector_search
-
         st.chat_message("user").write(question)
         try:
-            passages = vector_search(settings, name, question, k, library=lib)
+            passages = _retriever(name, store).search(question, k)
         except ShuWenError as e:
             st.error(str(e))
             return

@@ -128,8 +128,3 @@ def vector_search(settings: Settings, name: str, question: str, k: int | None = 
     """Top-k passages of novel `name` by cosine similarity to the question."""
     return Retriever(settings, name, library).vector(question, k or settings.k)
 
-
-def search(settings: Settings, name: str, question: str, k: int | None = None,
-           library: Library | None = None) -> list[Passage]:
-    """Top-k passages with the configured retrieval mode."""
-    return Retriever(settings, name, library).search(question, k)
