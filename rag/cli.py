@@ -117,6 +117,12 @@ def _eval(args: argparse.Namespace) -> int:
 
         report["systems"]["shuwen"] = run_eval(items, lambda q: retriever.search(q, k), k, answer,
                                                progress=not args.json)
+    if args.baseline:
+        from rag.baseline import REFERENCE_K, ReferenceAsker
+
+        ref = ReferenceAsker(settings, name, retriever.lib)
+        report["systems"]["reference-style"] = run_eval(
+            items, ref.retrieve, REFERENCE_K, None if args.retrieval_only else ref.answer, progress=not args.json)
     out = Path(args.out) if args.out else Path("eval-reports")
     out.mkdir(parents=True, exist_ok=True)
     stem = f"{name}-" + "+".join(Path(q).name.removesuffix(".jsonl") for q in args.qa)
@@ -178,6 +184,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--k", type=int, help="passages per question (default: setting k)")
     e.add_argument("--retrieval-only", action="store_true", help="score retrieval only (no chat model)")
     e.add_argument("--modes", default="hybrid,vector,bm25", help="retrieval modes to compare (comma-separated)")
+    e.add_argument("--baseline", action="store_true",
+                   help="also evaluate the reference-style pipeline (LangChain splitter, vector k=4, its prompt)")
     e.add_argument("--out", help="report folder (default eval-reports/)")
     e.add_argument("--json", action="store_true", help="print the metrics as JSON")
     add_settings_args(e)
