@@ -53,3 +53,15 @@ def test_eval_command_writes_reports(tmp_path, retriever):
     rec = report["systems"]["shuwen-hybrid"]["records"][0]
     assert rec["question"] and rec["retrieved"][0]["start"] >= 0
     assert (tmp_path / "青石镇奇案-青石镇奇案.qa.md").exists()
+
+
+def test_reference_baseline_is_evaluated_beside_shuwen(tmp_path, retriever):
+    res = run_cli("-m", "rag", "eval", "--qa", "corpus/青石镇奇案.qa.jsonl", "--name", "青石镇奇案", "--modes", "hybrid",
+                  "--store", str(retriever.settings.store_dir), "--retrieval-only", "--baseline", "--json",
+                  "--out", str(tmp_path))
+    assert res.returncode == 0, res.stderr
+    metrics = json.loads(res.stdout)
+    assert set(metrics) == {"shuwen-hybrid", "reference-style"}
+    ref = json.loads((tmp_path / "青石镇奇案-青石镇奇案.qa.json").read_text(encoding="utf-8"))["systems"]["reference-style"]
+    assert all(len(r["retrieved"]) == 4 for r in ref["records"])  # the reference's k
+    assert ref["metrics"]["overall"]["hit@4"] > 0
