@@ -11,8 +11,6 @@ import hashlib
 import time
 from pathlib import Path
 
-import numpy as np
-
 from rag.generate.prompter import Prompter
 from rag.index.embeddings import get_embeddings
 from rag.index.store import Library, Manifest
@@ -46,9 +44,7 @@ def ensure_reference_store(settings: Settings, name: str, lib: Library) -> Manif
     metas = [{"chapter": 0, "chapter_index": 0, "chapter_title": "", "start": d.metadata["start_index"],
               "end": d.metadata["start_index"] + len(d.page_content), "chunk_id": ids[i], "seq": i, "novel": ref}
              for i, d in enumerate(docs)]
-    for s in range(0, len(docs), 256):
-        coll.add(ids=ids[s:s + 256], documents=[d.page_content for d in docs[s:s + 256]], metadatas=metas[s:s + 256],
-                 embeddings=np.asarray(vectors[s:s + 256]))
+    lib.write(coll, ids, [d.page_content for d in docs], metas, vectors)
     m = Manifest(name=ref, collection=coll.name, embedding_model=emb.model_id, embedding_dim=emb.dim,
                  embedding_precision=settings.embedding_precision, chunk_size=600, chunk_overlap=100,
                  chunker="langchain-recursive-default", source_path=source.source_path,

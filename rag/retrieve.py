@@ -63,21 +63,26 @@ class Retriever:
         self._lexical: LexicalIndex | None = None
         self._matrix: np.ndarray | None = None
         self._ids: list[str] = []
+        self._exact = self.manifest.chunks <= EXACT_LIMIT  # a build's collection never changes size
 
-    def vector(self, question: str, n: int) -> list[Passage]:
-        """Top-n by cosine similarity (score = 1 − cosine distance)."""
-        if self.collection.count() > EXACT_LIMIT:  # big stores: Chroma's approximate HNSW search
-            hits = self.store.similarity_search_with_score(question, k=n)
-            return [_passage(doc.page_content, doc.metadata, 1.0 - dist) for doc, dist in hits]
+    def _vector_ranking(self, question: str, n: int) -> list[tuple[str, float]]:
+        """(chunk_id, cosine similarity) of the top-n chunks, without fetching their text."""
         # A novel has a few thousand chunks: exact search is faster than HNSW and, unlike it, gives the
         # same top-k in every process (HNSW results varied between runs here).
         if self._matrix is None:
             got = self.collection.get(include=["embeddings"])
             self._ids, self._matrix = got["ids"], np.asarray(got["embeddings"], np.float32)
         sims = self._matrix @ np.asarray(self.emb.embed_query(question), np.float32)
-        top = np.argsort(-sims, kind="stable")[:n]
-        data = self._fetch([self._ids[i] for i in top])
-        return [_passage(*data[self._ids[i]], float(sims[i])) for i in top]
+        return [(self._ids[i], float(sims[i])) for i in np.argsort(-sims, kind="stable")[:n]]
+
+    def vector(self, question: str, n: int) -> list[Passage]:
+        """Top-n by cosine similarity (score = 1 − cosine distance)."""
+        if not self._exact:  # big stores: Chroma's approximate HNSW search
+            hits = self.store.similarity_search_with_score(question, k=n)
+            return [_passage(doc.page_content, doc.metadata, 1.0 - dist) for doc, dist in hits]
+        ranking = self._vector_ranking(question, n)
+        data = self._fetch([cid for cid, _ in ranking])
+        return [_passage(*data[cid], sim) for cid, sim in ranking]
 
     def lexical(self) -> LexicalIndex:
         """The BM25 index of this store, cached on disk per built collection."""
@@ -117,7 +122,9 @@ class Retriever:
             rankings = [lexical_ids]
         else:
             window_ids = [lex.chunk_ids[i] for i in lex.rank(question, "windows", n)]
-            rankings = [[p.chunk_id for p in self.vector(question, n)], lexical_ids, window_ids]
+            vector_ids = ([cid for cid, _ in self._vector_ranking(question, n)] if self._exact
+                          else [p.chunk_id for p in self.vector(question, n)])
+            rankings = [vector_ids, lexical_ids, window_ids]
         fused = rrf(rankings, self.settings.rrf_k)[:k]
         data = self._fetch([cid for cid, _ in fused])
         return [_passage(*data[cid], score) for cid, score in fused if cid in data]

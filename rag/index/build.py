@@ -16,7 +16,6 @@ from rag.index.store import Library, Manifest
 from rag.ingest import CHUNKER_VERSION, Novel, load_novel
 from rag.settings import Settings
 
-WRITE_BATCH = 256
 ProgressFn = Callable[[int, int], None]  # (done, total)
 
 
@@ -101,11 +100,8 @@ def build_index(settings: Settings, path: Path, name: str | None = None, *, rebu
         close()
 
     coll = lib.new_collection(novel.name)
-    for s in range(0, len(novel.chunks), WRITE_BATCH):
-        part = novel.chunks[s : s + WRITE_BATCH]
-        coll.add(ids=[c.chunk_id for c in part], documents=[c.text for c in part],
-                 metadatas=[c.metadata() for c in part],
-                 embeddings=np.stack([vectors[c.chunk_id] for c in part]))
+    lib.write(coll, ids, [c.text for c in novel.chunks], [c.metadata() for c in novel.chunks],
+              np.stack([vectors[i] for i in ids]))
     manifest.collection = coll.name
     manifest.build_seconds = round(time.time() - t0, 2)
     lib.publish(manifest)

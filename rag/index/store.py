@@ -13,10 +13,13 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import numpy as np
+
 from rag.errors import StoreError
 from rag.settings import Settings
 
 REGISTRY = "shuwen_registry"
+WRITE_BATCH = 256
 
 
 @dataclass
@@ -108,6 +111,12 @@ class Library:
         cname = f"{collection_prefix(name)}_{time.time_ns():x}"
         return self.client.create_collection(cname, embedding_function=None,
                                              metadata={"hnsw:space": "cosine", "novel": name})
+
+    def write(self, coll, ids: list[str], texts: list[str], metadatas: list[dict], vectors) -> None:
+        """Add records to a (new, unpublished) collection in batches Chroma accepts."""
+        for s in range(0, len(ids), WRITE_BATCH):
+            coll.add(ids=ids[s : s + WRITE_BATCH], documents=texts[s : s + WRITE_BATCH],
+                     metadatas=metadatas[s : s + WRITE_BATCH], embeddings=np.asarray(vectors[s : s + WRITE_BATCH]))
 
     def publish(self, manifest: Manifest) -> None:
         """Point `manifest.name` at its new collection (one atomic upsert), then drop the old one."""
