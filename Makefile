@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint setup index clean help
+.PHONY: run test lint setup system system-test index clean help
 
 help:
 	@echo "make run    set up, index corpus/ if needed, start 书问 at http://127.0.0.1:7860"
@@ -23,7 +23,13 @@ $(STAMP): requirements.txt requirements-dev.txt requirements-model.txt
 
 setup: $(STAMP)
 
-run: setup
+system:  # espeak-ng for offline speech (apt, when missing)
+	@bash scripts/apt-deps.sh
+
+system-test:  # + chromium and CJK fonts for the browser test
+	@bash scripts/apt-deps.sh --test
+
+run: setup system
 	HF_HUB_OFFLINE=1 $(BIN)/python start.py
 
 index: setup
@@ -32,7 +38,7 @@ index: setup
 lint: setup
 	$(BIN)/ruff check .
 
-test: setup lint
+test: setup system-test lint
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
 
 clean:

@@ -6,7 +6,9 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -47,13 +49,25 @@ def main(argv: list[str] | None = None) -> int:
         return e.exit_code
     print(f"书问 is at http://{args.host}:{args.port}  (Ctrl-C to stop)", flush=True)
     cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.address", args.host,
-           "--server.port", str(args.port), "--server.headless", "true", "--browser.gatherUsageStats", "false"]
+           "--server.port", str(args.port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
+           "--client.toolbarMode", "viewer",
+           # no file watching: a served app does not hot-reload, and watching a venv overflows inotify
+           "--server.fileWatcherType", "none", "--server.runOnSave", "false",
+           "--server.maxUploadSize", str(max(1, math.ceil(settings.max_file_mb)))]
     proc = subprocess.Popen(cmd)
+
+    def on_term(signum, frame):  # a service manager's SIGTERM stops the server too, like Ctrl-C
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_term)
     try:
         return proc.wait()
     except KeyboardInterrupt:
         proc.terminate()
-        proc.wait(timeout=10)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
         print("stopped", file=sys.stderr)
         return 0
 

@@ -28,6 +28,7 @@ class Answer:
     answer: str = ""
     raw: str = ""  # the model's unrepaired output
     sources: list[Passage] = field(default_factory=list)
+    evidence: list[Passage] = field(default_factory=list)  # the parts of the sources the model was shown
     timings: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -129,9 +130,10 @@ class Asker:
         emb, lex = self.retriever.emb, self.retriever.lexical()
         evidence = compact_evidence(res.standalone, res.sources, lambda q: emb.embed_queries([q])[0],
                                     emb.embed_passages, lex.tokenizer().tokens, lex.idf(), self.settings.context_chars)
+        res.evidence = evidence
         messages = self.prompter.messages(self.name, res.standalone, evidence, self.settings.allow_model_knowledge)
         raw = ""
-        for piece in backend.stream(messages):
+        for piece in backend.stream(messages, self.settings.max_tokens, self.settings.temperature):
             if "first_token_s" not in res.timings:
                 res.timings["first_token_s"] = round(time.perf_counter() - t0, 3)
             raw += piece

@@ -137,6 +137,29 @@ def _eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _speak(args: argparse.Namespace) -> int:
+    from rag.speak import speak
+
+    settings = settings_from_args(args)
+    text = sys.stdin.read() if args.text == "-" else args.text
+    res = speak(text, settings)
+    out = Path(args.output)
+    if out.is_dir():
+        raise ShuWenError(f"{out} is a directory; give a file name such as out.mp3")
+    if not out.parent.is_dir():
+        raise ShuWenError(f"folder {out.parent} does not exist")
+    tmp = out.with_name(out.name + ".part")
+    tmp.write_bytes(res.read())
+    tmp.replace(out)
+    info = {"output": str(out), "engine": res.engine, "voice": res.voice, "cached": res.cached,
+            "bytes": out.stat().st_size}
+    if args.json:
+        print(json.dumps(info, ensure_ascii=False))
+    else:
+        print(f"{out}: {info['bytes']} bytes, {res.engine} ({res.voice}){' from cache' if res.cached else ''}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m rag", description="书问 ShuWen: ask a Chinese novel.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -190,6 +213,18 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--json", action="store_true", help="print the metrics as JSON")
     add_settings_args(e)
     e.set_defaults(func=_eval)
+
+    s = sub.add_parser("speak", help="read a text aloud into an MP3 file",
+                       description="edge-tts when online, else espeak-ng (cmn-latn-pinyin); cached per text.")
+    s.add_argument("text", help="the text to read (citations and markdown are skipped); - reads stdin")
+    s.add_argument("-o", "--output", default="out.mp3", help="MP3 file to write (default out.mp3)")
+    s.add_argument("--engine", dest="tts_engine", choices=["auto", "edge", "espeak"],
+                   help="speech engine (default: setting tts_engine, auto = edge-tts then espeak-ng)")
+    s.add_argument("--voice", dest="tts_voice", help="edge-tts voice (default zh-CN-XiaoxiaoNeural)")
+    s.add_argument("--espeak-voice", help="espeak-ng voice (default cmn-latn-pinyin)")
+    s.add_argument("--json", action="store_true", help="print {output, engine, voice, cached, bytes}")
+    add_settings_args(s)
+    s.set_defaults(func=_speak)
     return parser
 
 

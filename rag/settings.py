@@ -58,9 +58,27 @@ class Settings:
     context_chars: int = 700  # characters of evidence sent to the model
     allow_model_knowledge: bool = False  # the reference fell back to the model's own knowledge
     answer_t2s: bool = False  # normalise answers to Simplified Chinese
+    # speech
+    tts_engine: str = "auto"  # auto (edge-tts, then espeak-ng) | edge | espeak
+    tts_voice: str = "zh-CN-XiaoxiaoNeural"  # edge-tts voice
+    espeak_voice: str = "cmn-latn-pinyin"  # espeak-ng voice; plain `cmn` reads tone digits as English
+    espeak_speed: int = 150  # words per minute
+    tts_timeout: float = 3.0  # seconds to connect to edge-tts before falling back
+    tts_cache: str = ""  # folder of spoken answers; "" = <cache_dir>/tts
+    upload_dir: str = ""  # novels uploaded in the page, kept for rebuilds; "" = <cache_dir>/uploads
     # default corpus
     corpus_dir: Path = ROOT / "corpus"
     default_novel: str = "青石镇奇案"
+
+    @property
+    def uploads_dir(self) -> Path:
+        """Where novels uploaded in the page are kept, so their stores can be rebuilt."""
+        return Path(self.upload_dir).expanduser() if self.upload_dir else self.cache_dir / "uploads"
+
+    @property
+    def tts_dir(self) -> Path:
+        """Where spoken answers are cached, one file per (engine, voice, text)."""
+        return Path(self.tts_cache).expanduser() if self.tts_cache else self.cache_dir / "tts"
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with some values changed (None values are ignored)."""

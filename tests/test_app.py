@@ -1,36 +1,197 @@
-"""The Streamlit page (retrieval preview) through Streamlit's AppTest, on a real store."""
+"""The Streamlit page through Streamlit's AppTest, on real stores: ask, sources, 🔊, library, error states."""
 
 import pytest
+from streamlit.testing.v1 import AppTest
 
-from tests.conftest import ROOT, SAMPLE
+from tests.conftest import ROOT, SAMPLE, free_port
+
+APP = str(ROOT / "app.py")
+QUESTION = "裕丰当的东家是谁？"
 
 
-@pytest.fixture
-def store(tmp_path, monkeypatch):
+@pytest.fixture(scope="module")
+def sample_store(tmp_path_factory):
     from rag.index.build import build_index
     from rag.settings import load_settings
 
-    monkeypatch.setenv("SHUWEN_STORE_DIR", str(tmp_path / "chroma"))
-    build_index(load_settings(), SAMPLE, "青石镇奇案", progress=False)
-    return tmp_path
+    store = tmp_path_factory.mktemp("app") / "chroma"
+    build_index(load_settings(env={}, store_dir=store), SAMPLE, "青石镇奇案", progress=False)
+    return store
 
 
-def test_question_shows_passages_with_chapters(store):
-    from streamlit.testing.v1 import AppTest
+@pytest.fixture
+def env(sample_store, tmp_path, monkeypatch):
+    """A page on the sample store with its own speech cache."""
+    monkeypatch.setenv("SHUWEN_STORE_DIR", str(sample_store))
+    monkeypatch.setenv("SHUWEN_TTS_CACHE", str(tmp_path / "tts"))
+    monkeypatch.delenv("SHUWEN_CONFIG", raising=False)
+    from rag import speak
 
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    speak._edge_down_until = 0.0
+    return monkeypatch
+
+
+class FakeBackend:
+    """The LLM boundary only: a fixed reply."""
+
+    name, model_id = "fake", "fake"
+
+    def __init__(self, reply: str = "裕丰当的东家是钱有道〔第二回〕。"):
+        self.reply = reply
+
+    def stream(self, messages, max_tokens=None, temperature=None):
+        yield from (self.reply[i:i + 3] for i in range(0, len(self.reply), 3))
+
+    def complete(self, messages, max_tokens=None, temperature=None):
+        return "".join(self.stream(messages, max_tokens))
+
+
+@pytest.fixture
+def fake(env):
+    from ui import resources
+
+    backend = FakeBackend()
+    env.setattr(resources, "backend", lambda key: backend)
+    return backend
+
+
+def page(timeout: float = 600) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=timeout).run()
     assert not at.exception
-    assert at.sidebar.selectbox[0].value == "青石镇奇案"
-    at.chat_input[0].set_value("裕丰当的东家是谁？").run()
+    return at
+
+
+def audio_elements(at: AppTest) -> list:
+    return [e for e in at.get("audio")]
+
+
+def test_ask_streams_a_real_answer_with_sources_and_audio(env):
+    at = page()
+    assert at.sidebar.selectbox(key="novel").value == "青石镇奇案"
+    at.chat_input[0].set_value(QUESTION).run()
+    assert not at.exception and not at.error
+    user, assistant = at.chat_message
+    assert user.markdown[0].value == QUESTION
+    assert "钱有道" in assistant.markdown[0].value  # the bundled 1.5B model, for real
+    sources = at.expander[0]
+    assert sources.label == "出处（5 段）"
+    passages = [m.value for m in sources.markdown if "sw-passage" in m.value]
+    assert len(passages) == 5 and any("<mark>" in p for p in passages)
+    assert any("第" in m.value and "字" in m.value for m in sources.markdown)
+    assert "首字" in " ".join(c.value for c in at.sidebar.caption)
+    assert not audio_elements(at)
+    at.button(key=next(b.key for b in at.button if (b.key or "").startswith("speak-"))).click().run()
+    assert not at.exception and not at.warning
+    assert len(audio_elements(at)) == 1
+    assert "espeak" in " ".join(c.value for c in at.caption)  # edge-tts is unreachable here
+    at.sidebar.button[0].click().run()  # 🆕 新对话
+    assert not at.chat_message
+
+
+def test_every_answer_keeps_its_own_speech(fake):
+    at = page()
+    at.chat_input[0].set_value(QUESTION).run()
+    fake.reply = "周掌柜管账〔第三回〕。"
+    at.chat_input[0].set_value("谁管账？").run()
+    speak_keys = [b.key for b in at.button if (b.key or "").startswith("speak-")]
+    assert len(speak_keys) == 2
+    at.button(key=speak_keys[0]).click().run()
+    at.button(key=speak_keys[1]).click().run()
+    assert len(audio_elements(at)) == 2
+    urls = {a.proto.url for a in audio_elements(at)}
+    assert len(urls) == 2
+
+
+def test_speech_unavailable_is_a_message(fake, env):
+    env.setenv("SHUWEN_TTS_ENGINE", "edge")  # edge-tts needs the network, which is absent here
+    at = page()
+    at.chat_input[0].set_value(QUESTION).run()
+    at.button(key=next(b.key for b in at.button if (b.key or "").startswith("speak-"))).click().run()
     assert not at.exception
-    labels = [e.label for e in at.expander]
-    assert len(labels) == 5 and all(label.startswith("第") for label in labels)
+    assert any("朗读不可用" in w.value for w in at.warning)
+    assert not audio_elements(at)
+
+
+def test_backend_down_is_a_message(env):
+    env.setenv("SHUWEN_CHAT_BACKEND", "openai")
+    env.setenv("SHUWEN_OPENAI_BASE_URL", f"http://127.0.0.1:{free_port()}/v1")
+    at = page()
+    at.chat_input[0].set_value(QUESTION).run()
+    assert not at.exception
+    assert any("无法回答" in e.value and "unreachable" in e.value for e in at.error)
 
 
 def test_empty_library_says_how_to_build(tmp_path, monkeypatch):
-    from streamlit.testing.v1 import AppTest
-
     monkeypatch.setenv("SHUWEN_STORE_DIR", str(tmp_path / "empty"))
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60).run()
-    assert not at.exception
+    at = page(60)
     assert any("gen_chroma.py" in w.value for w in at.warning)
+
+
+def test_unusable_store_location_is_a_message(tmp_path, monkeypatch):
+    monkeypatch.setenv("SHUWEN_STORE_BACKEND", "http")
+    monkeypatch.setenv("SHUWEN_CHROMA_PORT", str(free_port()))
+    at = page(60)
+    assert at.error and not at.exception
+
+
+def _library_page(tmp_path, monkeypatch, **env) -> AppTest:
+    monkeypatch.setenv("SHUWEN_STORE_DIR", str(tmp_path / "chroma"))
+    monkeypatch.setenv("SHUWEN_UPLOAD_DIR", str(tmp_path / "uploads"))
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    at = page()
+    at.sidebar.radio(key="page").set_value("书库").run()
+    assert not at.exception
+    return at
+
+
+def _two_chapters() -> str:
+    text = SAMPLE.read_text(encoding="utf-8")
+    return text[: text.index("第三回")]
+
+
+def test_upload_preview_build_and_pick(tmp_path, monkeypatch):
+    at = _library_page(tmp_path, monkeypatch)
+    data = _two_chapters().encode("gb18030")
+    at.file_uploader(key="upload").set_value(("../《雨夜》.txt", data, "text/plain")).run()
+    assert not at.exception and not at.error
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["编码"] == "gb18030" and metrics["章回"] == "2"
+    assert at.text_input(key="upload_name").value == "雨夜"  # folders and brackets removed
+    at.button(key="build").click().run()
+    assert not at.exception
+    assert any("建库完成" in s.value for s in at.success)
+    assert "雨夜" in at.dataframe[0].value["书名"].tolist()
+    at.sidebar.radio(key="page").set_value("问书").run()
+    assert "雨夜" in at.sidebar.selectbox(key="novel").options
+
+
+def test_bad_uploads_leave_the_library_untouched(tmp_path, monkeypatch):
+    from rag.index.build import build_index
+    from rag.index.store import Library
+    from rag.settings import load_settings
+
+    s = load_settings(env={}, store_dir=tmp_path / "chroma")
+    build_index(s, SAMPLE, "青石镇奇案", progress=False)
+    before = Library(s).manifest("青石镇奇案")
+    at = _library_page(tmp_path, monkeypatch, SHUWEN_MAX_FILE_MB="0.01")
+    at.file_uploader(key="upload").set_value(("图片.txt", b"\x89PNG\r\n\x1a\n" + bytes(200), "text/plain")).run()
+    assert not at.exception and any("无法读取" in e.value for e in at.error)
+    at.file_uploader(key="upload").set_value(("大.txt", "好" .encode() * 10_000, "text/plain")).run()
+    assert not at.exception and any("limit" in e.value for e in at.error)
+    assert Library(s).manifests() == [before]
+
+
+def test_delete_needs_confirmation(tmp_path, monkeypatch):
+    from rag.index.build import build_index
+    from rag.index.store import Library
+    from rag.settings import load_settings
+
+    s = load_settings(env={}, store_dir=tmp_path / "chroma")
+    build_index(s, SAMPLE, "青石镇奇案", progress=False)
+    at = _library_page(tmp_path, monkeypatch)
+    assert at.button(key="delete").disabled
+    at.checkbox(key="confirm_delete").check().run()
+    at.button(key="delete").click().run()
+    assert not at.exception and any("已删除" in x.value for x in at.success)
+    assert Library(s).manifests() == []

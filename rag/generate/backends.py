@@ -36,14 +36,18 @@ class ChatBackend:
         self.name = settings.chat_backend
         self.model_id = settings.chat_model
 
-    def stream(self, messages: list[dict], max_tokens: int | None = None) -> Iterator[str]:
-        kwargs = {"max_tokens": max_tokens} if max_tokens else {}
+    def stream(self, messages: list[dict], max_tokens: int | None = None,
+               temperature: float | None = None) -> Iterator[str]:
+        """Text pieces as the model produces them; per-call max_tokens/temperature override the settings."""
+        kwargs: dict = {"max_tokens": max_tokens} if max_tokens else {}
+        if temperature is not None:
+            kwargs["temperature"] = temperature
         for chunk in self.model.stream(_to_lc(messages), **kwargs):
             if chunk.content:
                 yield chunk.content
 
-    def complete(self, messages: list[dict], max_tokens: int | None = None) -> str:
-        return "".join(self.stream(messages, max_tokens))
+    def complete(self, messages: list[dict], max_tokens: int | None = None, temperature: float | None = None) -> str:
+        return "".join(self.stream(messages, max_tokens, temperature))
 
 
 def resolve_gguf(settings: Settings) -> Path:
@@ -99,8 +103,9 @@ def get_backend(settings: Settings) -> ChatBackend:
     """The configured chat backend, loaded once per process."""
     if settings.chat_backend not in BACKENDS:
         raise ShuWenError(f"chat_backend must be one of {', '.join(BACKENDS)}, not {settings.chat_backend!r}")
+    # temperature and max_tokens are per call (ChatBackend.stream), so changing them never reloads a model
     key = (settings.chat_backend, settings.chat_model, str(settings.adapter), str(settings.lora_gguf),
-           settings.openai_base_url, settings.n_ctx, settings.temperature, settings.max_tokens)
+           settings.openai_base_url, settings.n_ctx)
     if key not in _INSTANCES:
         makers = {"llamacpp": _llamacpp, "openai": _openai, "transformers": _transformers}
         _INSTANCES.clear()  # one model in memory at a time

@@ -15,11 +15,11 @@ class FakeBackend:
     def __init__(self, reply: str = "钱有道。〔第二回〕", rewrite: str = ""):
         self.reply, self.rewrite, self.prompts = reply, rewrite, []
 
-    def stream(self, messages, max_tokens=None):
+    def stream(self, messages, max_tokens=None, temperature=None):
         self.prompts.append(messages)
         yield from (self.reply[i:i + 2] for i in range(0, len(self.reply), 2))
 
-    def complete(self, messages, max_tokens=None):
+    def complete(self, messages, max_tokens=None, temperature=None):
         self.prompts.append(messages)
         return self.rewrite
 

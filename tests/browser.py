@@ -1,0 +1,120 @@
+"""Drive the real page in Debian's chromium with Playwright (used by test_browser.py and scripts/screenshot.py)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@contextmanager
+def running_app(port: int, env: dict[str, str], log: Path):
+    """`python start.py --no-index` on 127.0.0.1:port until the block ends."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "start.py", "--no-index", "--port", str(port)], cwd=ROOT,
+                                env={**os.environ, "HF_HUB_OFFLINE": "1", **env}, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            url = f"http://127.0.0.1:{port}"
+            for _ in range(240):
+                try:
+                    urllib.request.urlopen(url + "/_stcore/health", timeout=2).read()
+                    break
+                except OSError:
+                    if proc.poll() is not None:
+                        raise RuntimeError(f"the app exited with {proc.returncode}; see {log}") from None
+                    time.sleep(0.5)
+            else:
+                raise RuntimeError(f"the app did not start; see {log}")
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+@dataclass
+class PageResult:
+    answer: str
+    sources: int
+    audio_type: str
+    audio_bytes: bytes
+    audio_duration: float
+
+
+def ask_and_listen(url: str, question: str, screenshot: Path, timeout_s: float = 600) -> PageResult:
+    """Ask in the chat input, wait for the answer, press 🔊, fetch the audio and take a screenshot."""
+    from playwright.sync_api import sync_playwright
+
+    ms = int(timeout_s * 1000)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1000}, locale="zh-CN")
+            page.goto(url, timeout=ms)
+            box = page.get_by_test_id("stChatInputTextArea")
+            box.wait_for(timeout=ms)
+            box.fill(question)
+            box.press("Enter")
+            speak = page.get_by_role("button", name="🔊 朗读")
+            speak.first.wait_for(timeout=ms)
+            messages = page.get_by_test_id("stChatMessage")
+            answer = messages.nth(1).inner_text()
+            found = re.search(r"出处（(\d+) 段）", page.get_by_test_id("stExpander").first.inner_text())
+            page.get_by_test_id("stExpander").first.locator("summary").click()
+            speak.first.click()
+            audio = page.locator("audio[src*='/media/']")  # the page has other, empty <audio> elements
+            audio.first.wait_for(state="attached", timeout=ms)
+            src = audio.first.get_attribute("src") or ""
+            resp = page.request.get(src if src.startswith("http") else url + src)
+            duration = audio.first.evaluate("""(a) => new Promise((resolve) => {
+                if (a.readyState >= 1) return resolve(a.duration);
+                a.addEventListener('loadedmetadata', () => resolve(a.duration));
+                a.addEventListener('error', () => resolve(-1));
+                a.load();
+            })""")
+            page.wait_for_timeout(500)
+            screenshot.parent.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(screenshot), full_page=True)
+            return PageResult(answer, int(found.group(1)) if found else 0, resp.headers.get("content-type", ""), resp.body(),
+                              float(duration))
+        finally:
+            browser.close()
+
+
+def ask_together(url: str, questions: list[str], timeout_s: float = 900) -> list[str]:
+    """Several readers ask at the same moment, each in their own browser session; their answers, in order."""
+    from playwright.sync_api import sync_playwright
+
+    ms = int(timeout_s * 1000)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            pages = [browser.new_context().new_page() for _ in questions]
+            for page in pages:
+                page.goto(url, timeout=ms)
+                page.get_by_test_id("stChatInputTextArea").wait_for(timeout=ms)
+            for page, q in zip(pages, questions):
+                page.get_by_test_id("stChatInputTextArea").fill(q)
+            for page in pages:  # press Enter in each as fast as possible
+                page.get_by_test_id("stChatInputTextArea").press("Enter")
+            answers = []
+            for page in pages:
+                page.get_by_role("button", name="🔊 朗读").first.wait_for(timeout=ms)
+                answers.append(page.get_by_test_id("stChatMessage").nth(1).inner_text())
+            return answers
+        finally:
+            browser.close()

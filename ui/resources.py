@@ -1,0 +1,58 @@
+"""Process-wide resources of the page: loaded once (`st.cache_resource`) and shared by every browser session."""
+
+from __future__ import annotations
+
+import threading
+
+import streamlit as st
+
+from rag.settings import Settings, load_settings
+
+
+def settings() -> Settings:
+    """The page's settings (defaults < shuwen.toml < SHUWEN_* env), read on every run so edits apply."""
+    return load_settings()
+
+
+def store_key(s: Settings) -> tuple:
+    return (str(s.store_dir), s.store_backend, s.chroma_host, s.chroma_port)
+
+
+@st.cache_resource(show_spinner=False)
+def library(store: tuple):
+    """One Chroma client per store location (the cache key)."""
+    from rag.index.store import Library
+
+    return Library(settings())
+
+
+@st.cache_resource(show_spinner="正在载入检索索引…")
+def retriever(name: str, collection: str, store: tuple):
+    """One retriever per novel build: a rebuilt store has a new collection, hence a new cache entry."""
+    from rag.retrieve import Retriever
+
+    return Retriever(settings(), name, library(store))
+
+
+@st.cache_resource(show_spinner="正在载入对话模型…")
+def backend(key: tuple):
+    """The chat model, loaded once per process whatever the number of readers."""
+    from rag.generate.backends import get_backend
+
+    return get_backend(settings())
+
+
+def backend_key(s: Settings) -> tuple:
+    return (s.chat_backend, s.chat_model, s.adapter, s.lora_gguf, s.openai_base_url, s.n_ctx)
+
+
+@st.cache_resource
+def answer_lock() -> threading.Lock:
+    """One answer at a time: llama.cpp is not thread-safe and two answers would only halve each other's speed."""
+    return threading.Lock()
+
+
+@st.cache_resource
+def build_lock() -> threading.Lock:
+    """One index build at a time per process."""
+    return threading.Lock()
