@@ -55,7 +55,8 @@ class PageResult:
     audio_duration: float
 
 
-def ask_and_listen(url: str, question: str, screenshot: Path, timeout_s: float = 600) -> PageResult:
+def ask_and_listen(url: str, question: str, screenshot: Path, timeout_s: float = 600,
+                   viewport: tuple[int, int] = (1280, 1000)) -> PageResult:
     """Ask in the chat input, wait for the answer, press 🔊, fetch the audio and take a screenshot."""
     from playwright.sync_api import sync_playwright
 
@@ -63,7 +64,7 @@ def ask_and_listen(url: str, question: str, screenshot: Path, timeout_s: float =
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1000}, locale="zh-CN")
+            page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]}, locale="zh-CN")
             page.goto(url, timeout=ms)
             box = page.get_by_test_id("stChatInputTextArea")
             box.wait_for(timeout=ms)
@@ -72,7 +73,7 @@ def ask_and_listen(url: str, question: str, screenshot: Path, timeout_s: float =
             speak = page.get_by_role("button", name="🔊 朗读")
             speak.first.wait_for(timeout=ms)
             messages = page.get_by_test_id("stChatMessage")
-            answer = messages.nth(1).inner_text()
+            answer = messages.nth(1).get_by_test_id("stMarkdownContainer").first.inner_text()
             found = re.search(r"出处（(\d+) 段）", page.get_by_test_id("stExpander").first.inner_text())
             page.get_by_test_id("stExpander").first.locator("summary").click()
             speak.first.click()

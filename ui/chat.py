@@ -54,7 +54,7 @@ def render_sources(turn: dict) -> None:
                         unsafe_allow_html=True)
 
 
-def render_speech(turn: dict, index: int, s: Settings) -> None:
+def render_speech(turn: dict, s: Settings) -> None:
     """A 🔊 button on every answer; its audio stays with the answer once made."""
     if not turn.get("answer"):
         return
@@ -78,7 +78,7 @@ def render_speech(turn: dict, index: int, s: Settings) -> None:
             st.warning("这段语音的缓存文件已被删除，请再点一次 🔊。")
 
 
-def render_turn(turn: dict, index: int, s: Settings) -> None:
+def render_turn(turn: dict, s: Settings) -> None:
     st.chat_message("user").write(turn["question"])
     with st.chat_message("assistant"):
         if turn.get("error"):
@@ -88,7 +88,7 @@ def render_turn(turn: dict, index: int, s: Settings) -> None:
         if turn.get("standalone") and turn["standalone"] != turn["question"]:
             st.caption(f"理解为：{turn['standalone']}")
         render_sources(turn)
-        render_speech(turn, index, s)
+        render_speech(turn, s)
 
 
 def sidebar(s: Settings, names: list[str]) -> tuple[str, Settings]:
@@ -156,12 +156,12 @@ def answer_new(question: str, name: str, s: Settings, history: list[dict], timin
 
 def _timed(pieces, res, timing_box):
     """Pass the stream through, showing the time to the first token as soon as it is known."""
+    shown = False
     for piece in pieces:
-        if "first_token_s" in res.timings and not res.timings.get("_shown"):
+        if not shown and "first_token_s" in res.timings:
             show_timings(timing_box, res.timings)
-            res.timings["_shown"] = True
+            shown = True
         yield piece
-    res.timings.pop("_shown", None)
 
 
 def page() -> None:
@@ -180,8 +180,8 @@ def page() -> None:
     show_timings(timing_box, st.session_state.get("last_timings", {}))
     st.title(f"书问 ·《{name}》")
     history = st.session_state.setdefault("chats", {}).setdefault(name, [])
-    for i, turn in enumerate(history):
-        render_turn(turn, i, s)
+    for turn in history:
+        render_turn(turn, s)
     question = st.chat_input(f"问一个关于《{name}》的问题")
     if question:
         turn = answer_new(question, name, s, history, timing_box)
