@@ -43,6 +43,17 @@ def save_upload(data: bytes, filename: str, s: Settings) -> Path:
     return path
 
 
+@st.cache_data(max_entries=8, show_spinner="正在读取与切分…")
+def preview(path: str, name: str, chunk_size: int, chunk_overlap: int, t2s: bool, max_file_mb: float) -> dict:
+    """Encoding, chapters and chunk count of an uploaded file, computed once per file and chunker settings."""
+    from rag.index.build import load_for
+    from rag.settings import load_settings
+
+    s = load_settings(chunk_size=chunk_size, chunk_overlap=chunk_overlap, t2s=t2s, max_file_mb=max_file_mb)
+    novel = load_for(s, Path(path), name)
+    return {**novel.summary(), "titles": [ch.title for ch in novel.chapters[:8]], "more": len(novel.chapters) > 8}
+
+
 def _build(s: Settings, path: Path, name: str, rebuild: bool = False) -> None:
     from rag.index.build import build_index
 
@@ -76,24 +87,20 @@ def upload_section(s: Settings, names: list[str]) -> None:
                           type=["txt"], key="upload")
     if up is None:
         return
-    from rag.index.build import load_for
-
     try:
         path = save_upload(up.getvalue(), up.name, s)
         name = st.text_input("书名", value=safe_name(up.name), max_chars=MAX_NAME_CHARS, key="upload_name").strip()
         name = safe_name(name) if name else safe_name(up.name)
-        novel = load_for(s, path, name)
+        info = preview(str(path), name, s.chunk_size, s.chunk_overlap, s.t2s, s.max_file_mb)
     except ShuWenError as e:
         st.error(f"无法读取 {up.name}：{e}")
         return
-    info = novel.summary()
     cols = st.columns(4)
     cols[0].metric("编码", info["encoding"])
     cols[1].metric("章回", info["chapters"])
     cols[2].metric("段落", info["chunks"])
     cols[3].metric("字数", f"{info['chars']:,}")
-    titles = [ch.title for ch in novel.chapters[:8]]
-    st.caption("章回：" + "；".join(titles) + ("……" if len(novel.chapters) > 8 else ""))
+    st.caption("章回：" + "；".join(info["titles"]) + ("……" if info["more"] else ""))
     if name in names:
         st.info(f"书库里已有《{name}》：建库会更新它（只嵌入变化的段落）。")
     if st.button("建立索引", type="primary", key="build"):
