@@ -195,3 +195,23 @@ def test_delete_needs_confirmation(tmp_path, monkeypatch):
     at.button(key="delete").click().run()
     assert not at.exception and any("已删除" in x.value for x in at.success)
     assert Library(s).manifests() == []
+
+
+def test_rebuild_from_the_kept_source_and_a_missing_source(tmp_path, monkeypatch):
+    import shutil
+
+    from rag.index.build import build_index
+    from rag.index.store import Library
+    from rag.settings import load_settings
+
+    src = tmp_path / "青石镇奇案.txt"
+    shutil.copy(SAMPLE, src)
+    s = load_settings(env={}, store_dir=tmp_path / "chroma")
+    first = build_index(s, src, "青石镇奇案", progress=False).manifest
+    at = _library_page(tmp_path, monkeypatch)
+    at.button(key="rebuild").click().run()
+    assert not at.exception and any("建库完成" in x.value and f"新嵌入 {first.chunks} 段" in x.value for x in at.success)
+    assert Library(s).manifest("青石镇奇案").collection != first.collection
+    src.unlink()
+    at.button(key="rebuild").click().run()
+    assert not at.exception and any("找不到" in e.value for e in at.error)
