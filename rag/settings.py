@@ -64,6 +64,7 @@ class Settings:
     espeak_voice: str = "cmn-latn-pinyin"  # espeak-ng voice; plain `cmn` reads tone digits as English
     espeak_speed: int = 150  # words per minute
     tts_timeout: float = 3.0  # seconds to connect to edge-tts before falling back
+    tts_proxy: str = ""  # http://host:port proxy for edge-tts, when the network needs one
     tts_cache: str = ""  # folder of spoken answers; "" = <cache_dir>/tts
     upload_dir: str = ""  # novels uploaded in the page, kept for rebuilds; "" = <cache_dir>/uploads
     # default corpus

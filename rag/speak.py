@@ -89,7 +89,7 @@ _edge_down_until = 0.0  # after an edge-tts failure, skip it for a while instead
 _EDGE_RETRY_S = 300.0
 
 
-def _edge_mp3(sentences: list[str], voice: str, timeout: float) -> bytes:
+def _edge_mp3(sentences: list[str], voice: str, timeout: float, proxy: str = "") -> bytes:
     """edge-tts over the network. Streams into memory: `save()` would leave a 0-byte file on failure."""
     global _edge_down_until
     if time.monotonic() < _edge_down_until:
@@ -101,7 +101,7 @@ def _edge_mp3(sentences: list[str], voice: str, timeout: float) -> bytes:
 
     async def one(text: str) -> bytes:
         comm = edge_tts.Communicate(text, voice, connect_timeout=max(1, int(timeout)),
-                                    receive_timeout=max(5, int(timeout) * 4))
+                                    receive_timeout=max(5, int(timeout) * 4), proxy=proxy or None)
         audio = bytearray()
         async for chunk in comm.stream():
             if chunk.get("type") == "audio":
@@ -110,8 +110,10 @@ def _edge_mp3(sentences: list[str], voice: str, timeout: float) -> bytes:
 
     async def run() -> bytes:
         parts = []
-        for s in sentences:
-            parts.append(await asyncio.wait_for(one(s), timeout=timeout + 30))
+        for i, s in enumerate(sentences):
+            # the first sentence bounds the wait on a black-holed network (a silent proxy is not a
+            # connect timeout to aiohttp); later ones may take as long as the service needs
+            parts.append(await asyncio.wait_for(one(s), timeout=timeout + (5 if i == 0 else 30)))
         return b"".join(parts)
 
     try:
@@ -238,7 +240,7 @@ def speak(text: str, settings: Settings) -> Speech:
         voice = voice_for(settings, engine)
         try:
             if engine == "edge":
-                audio = _edge_mp3(sentences, voice, settings.tts_timeout)
+                audio = _edge_mp3(sentences, voice, settings.tts_timeout, settings.tts_proxy)
             else:
                 audio = _espeak_mp3(sentences, voice, settings.espeak_speed)
         except EngineError as e:

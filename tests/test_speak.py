@@ -51,6 +51,41 @@ def test_edge_tts_fails_offline_and_espeak_speaks(tts_settings):
     assert miniaudio.mp3_get_info(data).sample_rate >= 16000
 
 
+def test_a_network_that_never_answers_falls_back_after_the_timeout(tts_settings):
+    """A proxy that accepts connections and never replies stands in for a black-holed network."""
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    held = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])  # keep it open, say nothing
+            except OSError:
+                pass
+
+    t = threading.Thread(target=accept, daemon=True)
+    t.start()
+    try:
+        s = tts_settings.replace(tts_timeout=1.0, tts_proxy=f"http://127.0.0.1:{server.getsockname()[1]}")
+        res = tts.speak("网络不通时改用本地朗读。", s)
+    finally:
+        stop.set()
+        t.join()
+        for c in held:
+            c.close()
+        server.close()
+    assert held, "edge-tts never tried the network"
+    assert res.engine == "espeak"
+    assert not any(p.stat().st_size == 0 for p in s.tts_dir.iterdir())
+
+
 def test_only_edge_configured_is_a_clear_error(tts_settings):
     with pytest.raises(tts.TTSUnavailable, match="edge"):
         tts.speak("你好。", tts_settings.replace(tts_engine="edge"))
