@@ -7,6 +7,8 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from rag.errors import ShuWenError
 from rag.generate.prompter import Prompter
 from rag.generate.repair import repair
@@ -30,9 +32,11 @@ class Answer:
     sources: list[Passage] = field(default_factory=list)
     evidence: list[Passage] = field(default_factory=list)  # the parts of the sources the model was shown
     timings: dict = field(default_factory=dict)
+    support: float | None = None  # P(the evidence answers the question), when support_check ran
 
     def to_dict(self) -> dict:
-        return {"answer": self.answer, "sources": [p.to_dict() for p in self.sources], "timings": self.timings}
+        return {"answer": self.answer, "sources": [p.to_dict() for p in self.sources], "timings": self.timings,
+                "support": self.support}
 
 
 def check_question(question: str) -> str:
@@ -45,15 +49,19 @@ def check_question(question: str) -> str:
     return q
 
 
-def _windows(text: str, max_chars: int = 160, max_sentences: int = 3) -> list[tuple[int, int]]:
-    """[start, end) spans of 1 to `max_sentences` consecutive sentences, at most ~max_chars long."""
-    spans = [m.span() for m in _SENTENCE.finditer(text)]
+def _sentences(text: str) -> list[tuple[int, int]]:
+    """[start, end) spans of the sentences of `text`."""
+    return [m.span() for m in _SENTENCE.finditer(text)]
+
+
+def _windows(spans: list[tuple[int, int]], max_chars: int = 160, max_sentences: int = 3) -> list[tuple[int, int]]:
+    """(first, last) sentence indices of runs of 1 to `max_sentences` sentences, at most ~max_chars long."""
     out = []
     for i, (a, _) in enumerate(spans):
         for j in range(i, min(i + max_sentences, len(spans))):
             if j > i and spans[j][1] - a > max_chars:
                 break
-            out.append((a, spans[j][1]))
+            out.append((i, j))
     return out
 
 
@@ -63,16 +71,27 @@ def compact_evidence(question: str, passages: list[Passage], embed_query, embed_
 
     A window scores the idf of the question words it contains plus its embedding similarity, minus a little
     for lower-ranked passages. Prompt size decides time-to-first-token on a CPU; four whole 600-character
-    passages cost ≈ 22 s here.
+    passages cost ≈ 22 s here. Each sentence is embedded once and a window's vector is the normalised sum
+    of its sentences' vectors: embedding every overlapping window took longer than the prompt itself.
     """
-    cands = [(r, a, b) for r, p in enumerate(passages) for a, b in _windows(p.text)]
-    if not cands:
+    sents = [_sentences(p.text) for p in passages]
+    flat = [(r, a, b) for r, spans in enumerate(sents) for a, b in spans]
+    if not flat:
         return passages
-    texts = [passages[r].text[a:b] for r, a, b in cands]
+    vecs = np.asarray(embed_passages([passages[r].text[a:b] for r, a, b in flat]), np.float64)
+    q = np.asarray(embed_query(question), np.float64)
+    first = np.cumsum([0] + [len(x) for x in sents])  # row of each passage's first sentence in `flat`
     words = set(tokens(question))
-    sims = embed_passages(texts) @ embed_query(question)
-    scores = [sum(idf.get(w, 0.0) for w in words if w in texts[i]) + 5.0 * float(sims[i]) - 0.3 * cands[i][0]
-              for i in range(len(cands))]
+    cands, scores = [], []
+    for r, spans in enumerate(sents):
+        text = passages[r].text
+        for i, j in _windows(spans):
+            a, b = spans[i][0], spans[j][1]
+            v = vecs[first[r] + i : first[r] + j + 1].sum(axis=0)
+            sim = float(v @ q) / (float(np.linalg.norm(v)) or 1.0)
+            piece = text[a:b]
+            cands.append((r, a, b))
+            scores.append(sum(idf.get(w, 0.0) for w in words if w in piece) + 5.0 * sim - 0.3 * r)
     chosen: dict[int, list[tuple[int, int]]] = {}
     used = 0
     for i in sorted(range(len(cands)), key=lambda i: -scores[i]):
@@ -111,9 +130,37 @@ class Asker:
         """Rewrite a follow-up ("他后来怎么样了？") into a standalone question using the history."""
         if not history or not _FOLLOW_UP.search(question):
             return question
-        rewritten = self.backend.complete(self.prompter.rewrite(history, question), max_tokens=60)
+        rewritten = self.backend.complete(self.prompter.rewrite(history, question, self.name), max_tokens=60)
         rewritten = rewritten.strip().splitlines()[0].strip() if rewritten.strip() else ""
         return rewritten if 2 <= len(rewritten) <= MAX_QUESTION_CHARS else question
+
+    def prepare(self, question: str, history: list[tuple[str, str]] | None = None,
+                result: Answer | None = None) -> list[dict]:
+        """Everything before the model answers: standalone question, sources, compact evidence, chat messages."""
+        res = result if result is not None else Answer(question, question)
+        res.question = question
+        res.standalone = self.standalone(question, history or [])
+        t1 = time.perf_counter()
+        res.sources = self.retriever.search(res.standalone, self.settings.k)
+        res.timings["retrieval_s"] = round(time.perf_counter() - t1, 3)
+        emb, lex = self.retriever.emb, self.retriever.lexical()
+        res.evidence = compact_evidence(res.standalone, res.sources, lambda q: emb.embed_queries([q])[0],
+                                        emb.embed_passages, lex.tokenizer().tokens, lex.idf(),
+                                        self.settings.context_chars)
+        return self.prompter.messages(self.name, res.standalone, res.evidence, self.settings.allow_model_knowledge)
+
+    def unsupported(self, res: Answer) -> bool:
+        """Whether the model judges that the evidence does not answer the question (support_check)."""
+        if (not self.settings.support_check or self.settings.allow_model_knowledge or not self.prompter.refusal
+                or not res.evidence):
+            return False
+        messages = self.prompter.check(self.name, res.standalone, res.evidence)
+        choice_probs = getattr(self.backend, "choice_probs", None)  # a duck-typed backend may lack it
+        if messages is None or choice_probs is None:
+            return False
+        yes = self.prompter.check_choices[0]
+        res.support = round(choice_probs(messages, self.prompter.check_choices)[yes], 4)
+        return res.support < self.settings.support_threshold
 
     def stream(self, question: str, history: list[tuple[str, str]] | None = None,
                result: Answer | None = None) -> Iterator[str]:
@@ -122,16 +169,13 @@ class Asker:
         backend = self.backend  # loading the model is not part of answering
         t0 = time.perf_counter()
         res = result if result is not None else Answer(question, question)
-        res.question = question
-        res.standalone = self.standalone(question, history or [])
-        t1 = time.perf_counter()
-        res.sources = self.retriever.search(res.standalone, self.settings.k)
-        res.timings["retrieval_s"] = round(time.perf_counter() - t1, 3)
-        emb, lex = self.retriever.emb, self.retriever.lexical()
-        evidence = compact_evidence(res.standalone, res.sources, lambda q: emb.embed_queries([q])[0],
-                                    emb.embed_passages, lex.tokenizer().tokens, lex.idf(), self.settings.context_chars)
-        res.evidence = evidence
-        messages = self.prompter.messages(self.name, res.standalone, evidence, self.settings.allow_model_knowledge)
+        messages = self.prepare(question, history, res)
+        if self.unsupported(res):  # the passages do not hold the answer: say so, without generating
+            res.timings["first_token_s"] = round(time.perf_counter() - t0, 3)
+            res.answer = res.raw = self.prompter.refusal
+            yield res.answer
+            res.timings["total_s"] = res.timings["first_token_s"]
+            return
         raw = ""
         for piece in backend.stream(messages, self.settings.max_tokens, self.settings.temperature):
             if "first_token_s" not in res.timings:

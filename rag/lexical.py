@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 from scipy import sparse
 
+FORMAT = "lexical-2"  # bump when the saved fields change
 _HAN = re.compile(r"[\u4e00-\u9fff]+")
 # question words and glue that carry no content in a reader's question
 STOPWORDS = frozenset(
@@ -118,6 +119,8 @@ class LexicalIndex:
     chunk_ids: list[str]
     chunks: BM25Index
     windows: BM25Index  # each chunk with its neighbours in the same chapter: names said just before count
+    chapter_of: np.ndarray  # row of each chunk's chapter in `chapters`
+    chapters: BM25Index  # whole chapters: where the story is, when the answer sentence never names it
 
     @classmethod
     def build(cls, ids: list[str], texts: list[str], chapters: list[int], seqs: list[int]) -> LexicalIndex:
@@ -134,7 +137,12 @@ class LexicalIndex:
                 if j is not None and chapters[j] == chapters[i]:
                     parts += toks[j]
             win.append(parts)
-        return cls(words, ids, BM25Index.build(toks), BM25Index.build(win))
+        rows = {c: n for n, c in enumerate(sorted(set(chapters)))}
+        chapter_of = np.array([rows[c] for c in chapters], np.int64)
+        chap_docs: list[list[str]] = [[] for _ in rows]
+        for i in order:
+            chap_docs[chapter_of[i]] += toks[i]
+        return cls(words, ids, BM25Index.build(toks), BM25Index.build(win), chapter_of, BM25Index.build(chap_docs))
 
     def tokenizer(self) -> NovelTokenizer:
         if not hasattr(self, "_tok"):
@@ -147,6 +155,10 @@ class LexicalIndex:
             self._idf = {w: float(self.chunks.idf[j]) for w, j in self.chunks.vocab.items()}
         return self._idf
 
+    def chapter_scores(self, question: str) -> np.ndarray:
+        """BM25 score of each chunk's whole chapter for the question."""
+        return self.chapters.scores(self.tokenizer().tokens(question))[self.chapter_of]
+
     def rank(self, question: str, which: str = "chunks", n: int = 50) -> list[int]:
         """Indices of the top-n documents (positive scores only)."""
         idx = self.chunks if which == "chunks" else self.windows
@@ -158,10 +170,15 @@ class LexicalIndex:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
         with open(tmp, "wb") as f:
-            pickle.dump((self.words, self.chunk_ids, self.chunks, self.windows), f)
+            pickle.dump((FORMAT, self.words, self.chunk_ids, self.chunks, self.windows, self.chapter_of,
+                         self.chapters), f)
         tmp.replace(path)
 
     @classmethod
-    def load(cls, path: Path) -> LexicalIndex:
+    def load(cls, path: Path) -> LexicalIndex | None:
+        """The saved index, or None when it was written by an older version (rebuild it)."""
         with open(path, "rb") as f:
-            return cls(*pickle.load(f))
+            data = pickle.load(f)
+        if not data or data[0] != FORMAT:
+            return None
+        return cls(*data[1:])

@@ -49,6 +49,51 @@ class ChatBackend:
     def complete(self, messages: list[dict], max_tokens: int | None = None, temperature: float | None = None) -> str:
         return "".join(self.stream(messages, max_tokens, temperature))
 
+    def choice_probs(self, messages: list[dict], choices: list[str]) -> dict[str, float]:
+        """Probability (normalised over `choices`) that the reply starts with each choice.
+
+        llama.cpp reads it from the next-token logits after one prompt pass (the shared prompt prefix stays
+        in its cache); other backends generate a few tokens and give the matching choice probability 1.
+        """
+        llm = getattr(self.model, "client", None)
+        if llm is not None and hasattr(llm, "tokenize"):
+            return _llama_choice_probs(llm, messages, choices)
+        reply = self.complete(messages, max_tokens=4).strip()
+        best = max((c for c in choices if reply.startswith(c)), key=len, default=None)
+        return {c: float(c == best) for c in choices}
+
+
+def _llama_prompt(llm, messages: list[dict]) -> str:
+    """The prompt text llama-cpp-python's create_chat_completion builds from the GGUF's chat template."""
+    from llama_cpp import llama_chat_format
+
+    def text(tok: int) -> str:
+        return llm._model.token_get_text(tok) if tok != -1 else ""
+
+    fmt = llama_chat_format.Jinja2ChatFormatter(template=llm.metadata["tokenizer.chat_template"],
+                                                eos_token=text(llm.token_eos()), bos_token=text(llm.token_bos()))
+    return fmt(messages=messages).prompt
+
+
+def _llama_choice_probs(llm, messages: list[dict], choices: list[str]) -> dict[str, float]:
+    import numpy as np
+
+    tokens = llm.tokenize(_llama_prompt(llm, messages).encode("utf-8"), add_bos=False, special=True)
+    firsts = [llm.tokenize(c.encode("utf-8"), add_bos=False, special=False)[0] for c in choices]
+    seen: list[np.ndarray] = []
+
+    def keep(_ids, logits):
+        seen.append(np.array(logits, np.float64))
+        return logits
+
+    gen = llm.generate(tokens, temp=0.0, logits_processor=[keep])  # reuses the cached prefix
+    next(gen)
+    gen.close()
+    z = seen[0][firsts]
+    p = np.exp(z - z.max())
+    p /= p.sum()
+    return {c: float(x) for c, x in zip(choices, p)}
+
 
 def resolve_gguf(settings: Settings) -> Path:
     if settings.chat_model == BUNDLED_CHAT:
@@ -68,9 +113,14 @@ def _llamacpp(settings: Settings):
     kwargs = {}
     if settings.lora_gguf:
         kwargs["lora_path"] = str(settings.lora_gguf)
-    return ChatLlamaCpp(model_path=str(path), n_ctx=settings.n_ctx, n_threads=os.cpu_count() or 1,
-                        n_batch=512, temperature=settings.temperature, max_tokens=settings.max_tokens,
-                        streaming=True, verbose=False, **kwargs)
+    return ChatLlamaCpp(model_path=str(path), temperature=settings.temperature, max_tokens=settings.max_tokens,
+                        streaming=True, verbose=False, **llamacpp_params(settings), **kwargs)
+
+
+def llamacpp_params(settings: Settings) -> dict:
+    """llama.cpp context parameters (shared with bench/answer_bench.py so both sides run alike)."""
+    return {"n_ctx": settings.n_ctx, "n_threads": settings.n_threads or os.cpu_count() or 1,
+            "n_batch": settings.n_batch}
 
 
 def _check_reachable(url: str, timeout: float = 5.0) -> None:
@@ -105,7 +155,7 @@ def get_backend(settings: Settings) -> ChatBackend:
         raise ShuWenError(f"chat_backend must be one of {', '.join(BACKENDS)}, not {settings.chat_backend!r}")
     # temperature and max_tokens are per call (ChatBackend.stream), so changing them never reloads a model
     key = (settings.chat_backend, settings.chat_model, str(settings.adapter), str(settings.lora_gguf),
-           settings.openai_base_url, settings.n_ctx)
+           settings.openai_base_url, settings.n_ctx, settings.n_threads, settings.n_batch)
     if key not in _INSTANCES:
         makers = {"llamacpp": _llamacpp, "openai": _openai, "transformers": _transformers}
         _INSTANCES.clear()  # one model in memory at a time

@@ -67,6 +67,31 @@ class Prompter:
         user = self.template["user"].format(passages=self.passages(passages), question=question)
         return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
-    def rewrite(self, history: list[tuple[str, str]], question: str) -> list[dict]:
+    def check(self, novel: str, question: str, passages: list[Passage]) -> list[dict] | None:
+        """Messages asking whether the passages answer the question (None if the template has no check).
+
+        The user message starts exactly like the answer prompt's, so llama.cpp evaluates the shared
+        passages once for both.
+        """
+        if "check" not in self.template:
+            return None
+        system = self.template["system"].format(novel=novel)
+        user = self.template["check"].format(passages=self.passages(passages), question=question)
+        return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+    @property
+    def check_choices(self) -> list[str]:
+        """[yes, no] first words of the check's reply."""
+        return list(self.template.get("check_choices", ["有", "没有"]))
+
+    def rewrite(self, history: list[tuple[str, str]], question: str, novel: str | None = None) -> list[dict]:
+        """Messages that turn a follow-up into a standalone question.
+
+        With `novel`, the answer's system message comes first, so the answer that follows finds the system
+        prompt still in llama.cpp's prefix cache.
+        """
         text = "\n".join(f"读者：{q}\n助手：{a}" for q, a in history[-3:])
-        return [{"role": "user", "content": self.template["rewrite"].format(history=text, question=question)}]
+        user = {"role": "user", "content": self.template["rewrite"].format(history=text, question=question)}
+        if novel is None:
+            return [user]
+        return [{"role": "system", "content": self.template["system"].format(novel=novel)}, user]

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from rag.index.embeddings import get_embeddings
-from rag.index.store import Library, Manifest
+from rag.index.store import Library, Manifest, collection_prefix
 from rag.ingest import CHUNKER_VERSION, Novel, load_novel
 from rag.settings import Settings
 
@@ -51,11 +53,41 @@ def _tqdm_progress(total: int) -> tuple[ProgressFn, Callable[[], None]]:
     return update, bar.close
 
 
+@contextlib.contextmanager
+def build_lock(settings: Settings, name: str) -> Iterator[None]:
+    """Hold an exclusive per-novel lock: a second build of the same store waits instead of sweeping ours.
+
+    A build sweeps collections of its novel that no manifest points at (left by killed builds); without the
+    lock, that sweep deletes the collection a concurrent build is still writing. The lock file lives beside
+    a persistent store (or under cache_dir for a Chroma server, which covers builds from this machine) and
+    the kernel releases it when a build dies.
+    """
+    base = settings.store_dir if settings.store_backend == "persistent" else settings.cache_dir
+    path = Path(base) / "locks" / f"{collection_prefix(name)}.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"[build] another build of {name!r} is running; waiting for it …", file=sys.stderr, flush=True)
+            fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 def build_index(settings: Settings, path: Path, name: str | None = None, *, rebuild: bool = False,
                 progress: ProgressFn | None | bool = True, library: Library | None = None) -> BuildResult:
     """Build or update the store for one novel; the previous store stays live until the new one is complete."""
     t0 = time.time()
     novel = load_for(settings, path, name)
+    with build_lock(settings, novel.name):
+        return _build(settings, path, novel, rebuild, progress, library, t0)
+
+
+def _build(settings: Settings, path: Path, novel: Novel, rebuild: bool, progress: ProgressFn | None | bool,
+           library: Library | None, t0: float) -> BuildResult:
     lib = library or Library(settings)
     old = lib.manifest(novel.name)
     emb = get_embeddings(settings)

@@ -12,8 +12,8 @@ from tests.conftest import SAMPLE
 class FakeBackend:
     """Records prompts; replies with canned text, streamed in pieces."""
 
-    def __init__(self, reply: str = "钱有道。〔第二回〕", rewrite: str = ""):
-        self.reply, self.rewrite, self.prompts = reply, rewrite, []
+    def __init__(self, reply: str = "钱有道。〔第二回〕", rewrite: str = "", support: float = 0.9):
+        self.reply, self.rewrite, self.support, self.prompts, self.checks = reply, rewrite, support, [], []
 
     def stream(self, messages, max_tokens=None, temperature=None):
         self.prompts.append(messages)
@@ -22,6 +22,10 @@ class FakeBackend:
     def complete(self, messages, max_tokens=None, temperature=None):
         self.prompts.append(messages)
         return self.rewrite
+
+    def choice_probs(self, messages, choices):
+        self.checks.append(messages)
+        return {choices[0]: self.support, choices[1]: 1 - self.support}
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +42,8 @@ def test_follow_up_is_rewritten_before_retrieval(settings):
     asker = Asker(settings, "青石镇奇案", backend=fake)
     res = asker.ask("他后来怎么样了？", history=[("客栈掌柜叫什么？", "胡德茂。")])
     assert res.standalone == "胡德茂后来怎么样了？"
-    assert "客栈掌柜叫什么？" in fake.prompts[0][0]["content"]  # the history reached the rewrite prompt
+    assert "客栈掌柜叫什么？" in fake.prompts[0][-1]["content"]  # the history reached the rewrite prompt
+    assert fake.prompts[0][0] == fake.prompts[1][0]  # same system message first: llama.cpp keeps it cached
     assert "胡德茂后来怎么样了？" in fake.prompts[1][1]["content"]  # and the rewritten question the answer prompt
     fake2 = FakeBackend()
     res2 = Asker(settings, "青石镇奇案", backend=fake2).ask("裕丰当的东家是谁？", history=[("a", "b")])
@@ -75,3 +80,32 @@ def test_compaction_keeps_the_matching_sentence_within_budget():
     text = "".join(p.text for p in out)
     assert "胡德茂" in text and len(text.replace("……", "")) <= 20
     assert "b" in [p.chunk_id for p in out]
+
+
+def test_unsupported_evidence_is_refused_without_generating(settings):
+    fake = FakeBackend(reply="钱有道。", support=0.1)
+    res = Asker(settings, "青石镇奇案", backend=fake).ask("沈墨白的师父叫什么名字？")
+    assert res.answer == "书中没有明确提到。" and res.support == 0.1
+    assert not fake.prompts  # the answer prompt never ran
+    assert res.sources and set(res.timings) == {"retrieval_s", "first_token_s", "total_s"}
+    check_user = fake.checks[0][1]["content"]
+    assert "沈墨白的师父叫什么名字？" in check_user and "有没有" in check_user
+
+
+def test_support_check_shares_the_answer_prompt_prefix(settings):
+    fake = FakeBackend(support=0.9)
+    res = Asker(settings, "青石镇奇案", backend=fake).ask("裕丰当的东家是谁？")
+    assert res.answer == "钱有道。〔第二回〕" and res.support == 0.9
+    check, answer = fake.checks[0], fake.prompts[0]
+    assert check[0] == answer[0]  # same system message
+    head = answer[1]["content"].rsplit("问题：", 1)[0]
+    assert check[1]["content"].startswith(head + "问题：裕丰当的东家是谁？\n")  # llama.cpp reuses its KV cache
+
+
+def test_support_check_can_be_switched_off(settings):
+    fake = FakeBackend(support=0.0)
+    s = settings.replace(support_check=False)
+    res = Asker(s, "青石镇奇案", backend=fake).ask("裕丰当的东家是谁？")
+    assert res.answer == "钱有道。〔第二回〕" and res.support is None and not fake.checks
+    res2 = Asker(settings.replace(allow_model_knowledge=True), "青石镇奇案", backend=fake).ask("裕丰当的东家是谁？")
+    assert res2.support is None  # answering from the model's own knowledge is never gated

@@ -45,6 +45,27 @@ def test_instruction_override_does_not_leak_the_prompt(store_settings):
     assert "【背景】" not in res.answer and "【目标】" not in res.answer and "原文片段：" not in res.answer
 
 
+def test_follow_up_is_rewritten_by_the_real_model(store_settings):
+    asker = Asker(store_settings, "青石镇奇案")
+    res = asker.ask("他以为丢了什么宝贝？", history=[("裕丰当的老板是谁？", "裕丰当的老板是钱有道。〔第二回〕")])
+    assert res.standalone != "他以为丢了什么宝贝？"
+    assert "钱" in res.standalone and not res.standalone.startswith("他")  # the pronoun is resolved
+    assert any("玉佩" in p.text for p in res.sources)  # and the rewritten question finds the passage
+
+
+def test_real_model_support_check_separates_answerable_from_absent(store_settings):
+    asker = Asker(store_settings, "青石镇奇案")
+    good = asker.ask("裕丰当的老板是谁？")
+    absent = asker.ask("沈墨白用的智能手机是什么牌子？")  # nothing like it in the book
+    assert 0.0 <= absent.support < good.support <= 1.0
+    for res in (good, absent):  # the gate refuses exactly below the threshold
+        refused = res.support < store_settings.support_threshold
+        assert (res.answer == asker.prompter.refusal) == refused
+    assert "钱" in good.answer
+    probs = asker.backend.choice_probs([{"role": "user", "content": "1+1=2对吗？只回答“对”或“错”。"}], ["对", "错"])
+    assert abs(sum(probs.values()) - 1.0) < 1e-6 and probs["对"] > probs["错"]
+
+
 @pytest.fixture
 def llama_server(store_settings):
     from rag.generate.bundled import bundled_gguf

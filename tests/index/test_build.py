@@ -70,3 +70,50 @@ def test_builder_and_reader_share_settings(tmp_path, novel_copy, monkeypatch):
     build_index(s, novel_copy, "样书", progress=False)
     hits = vector_search(load_settings(env=env), "样书", "沈墨白")
     assert len(hits) == 2
+
+
+def test_a_second_build_of_the_same_novel_waits_for_the_first(settings, novel_copy):
+    import threading
+
+    from rag.index.build import build_lock
+
+    build_index(settings, novel_copy, "样书", progress=False)
+    done = threading.Event()
+
+    def rebuild():
+        build_index(settings, novel_copy, "样书", rebuild=True, progress=False)
+        done.set()
+
+    with build_lock(settings, "样书"):  # a build in progress holds this lock
+        lib = Library(settings)
+        inflight = lib.new_collection("样书")  # … and is writing its unpublished collection
+        worker = threading.Thread(target=rebuild)
+        worker.start()
+        worker.join(timeout=3)
+        assert not done.is_set()  # the second build waits instead of sweeping
+        assert inflight.name in [c if isinstance(c, str) else c.name for c in lib.client.list_collections()]
+    worker.join(timeout=300)
+    assert done.is_set()
+    m = Library(settings).require("样书")
+    assert Library(settings).collection(m).count() == m.chunks  # the finished build is live and complete
+
+
+def test_concurrent_builds_leave_one_complete_store(settings, novel_copy):
+    import threading
+
+    errors = []
+
+    def run():
+        try:
+            build_index(settings, novel_copy, "样书", rebuild=True, progress=False)
+        except Exception as e:  # collected: an exception in a thread would otherwise vanish
+            errors.append(e)
+
+    workers = [threading.Thread(target=run) for _ in range(2)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=600)
+    assert not errors
+    m = Library(settings).require("样书")
+    assert Library(settings).collection(m).count() == m.chunks
