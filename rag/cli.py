@@ -92,7 +92,7 @@ def _chat(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from rag.evaluate import load_qa, markdown, run_eval
+    from rag.evaluate import closed_book_answerer, load_qa, markdown, run_eval
     from rag.retrieve import Retriever
 
     settings = settings_from_args(args)
@@ -102,7 +102,12 @@ def _eval(args: argparse.Namespace) -> int:
     retriever = Retriever(settings, name)
     report = {"qa": ", ".join(map(str, args.qa)), "name": name, "k": k, "command": "python -m rag " + " ".join(sys.argv[1:]),
               "systems": {}}
-    if args.retrieval_only:
+    if args.closed_book:
+        if args.retrieval_only:
+            raise ShuWenError("--closed-book asks the model without passages; it cannot be --retrieval-only")
+        report["systems"]["closed-book"] = run_eval(items, lambda q: [], k, closed_book_answerer(settings, name),
+                                                    progress=not args.json)
+    elif args.retrieval_only:
         for mode in args.modes.split(","):
             res = run_eval(items, lambda q, m=mode: retriever.search(q, k, m), k, progress=not args.json)
             report["systems"][f"shuwen-{mode}"] = res
@@ -206,6 +211,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--name", help="novel (store) name; default: the settings' default_novel")
     e.add_argument("--k", type=int, help="passages per question (default: setting k)")
     e.add_argument("--retrieval-only", action="store_true", help="score retrieval only (no chat model)")
+    e.add_argument("--closed-book", action="store_true",
+                   help="ask the chat model without any passages (prompt closed_book): what the model itself knows")
     e.add_argument("--modes", default="hybrid,vector,bm25", help="retrieval modes to compare (comma-separated)")
     e.add_argument("--baseline", action="store_true",
                    help="also evaluate the reference-style pipeline (LangChain splitter, vector k=4, its prompt)")

@@ -196,3 +196,20 @@ def markdown(report: dict, title: str) -> str:
         for kind, b in s["metrics"]["by_kind"].items():
             lines.append(f"| {kind} | {b['items']} | " + " | ".join(str(b.get(x, "")) for x in kk) + " |")
     return "\n".join(lines) + "\n"
+
+
+def closed_book_answerer(settings, name: str) -> Answerer:
+    """Answer from the chat model alone (no retrieval), with the `closed_book` prompt: before/after fine-tuning."""
+    from rag.generate.backends import get_backend
+    from rag.generate.prompter import Prompter
+    from rag.generate.repair import repair
+
+    backend, prompter = get_backend(settings), Prompter("closed_book")
+
+    def answer(question: str) -> tuple[str, list[Passage], dict]:
+        t = time.perf_counter()
+        reply = backend.complete(prompter.messages(name, question, []))
+        return repair(reply, settings.answer_t2s), [], {"total_s": round(time.perf_counter() - t, 3)}
+
+    return answer
+

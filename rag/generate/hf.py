@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
@@ -34,6 +35,13 @@ class HFChatModel(BaseChatModel):
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
+        from rag.generate.bundled import BUNDLED_CHAT
+
+        name = settings.chat_model
+        if name == BUNDLED_CHAT:  # the bundled GGUF, converted once into a bf16 HF folder
+            from finetune.base import hf_base
+
+            name = str(hf_base(settings.cache_dir))
         kwargs: dict[str, Any] = {"trust_remote_code": True}
         if torch.cuda.is_available():
             try:
@@ -44,15 +52,17 @@ class HFChatModel(BaseChatModel):
                     bnb_4bit_compute_dtype=torch.bfloat16)
                 kwargs["device_map"] = "auto"
             except ImportError:
-                kwargs["torch_dtype"] = torch.bfloat16
+                kwargs["dtype"] = torch.bfloat16
         try:
-            tok = AutoTokenizer.from_pretrained(settings.chat_model, trust_remote_code=True)
-            model = AutoModelForCausalLM.from_pretrained(settings.chat_model, **kwargs)
-        except OSError as e:
-            raise ShuWenError(f"cannot load chat model {settings.chat_model!r}: {str(e).splitlines()[0]}") from None
+            tok = AutoTokenizer.from_pretrained(name, trust_remote_code=True)
+            model = AutoModelForCausalLM.from_pretrained(name, **kwargs)
+        except (OSError, ValueError) as e:
+            raise ShuWenError(f"cannot load chat model {name!r}: {str(e).splitlines()[0]}") from None
         if settings.adapter:
             from peft import PeftModel
 
+            if not (Path(settings.adapter) / "adapter_config.json").is_file():
+                raise ShuWenError(f"adapter {settings.adapter!r} is not a peft adapter folder (no adapter_config.json)")
             model = PeftModel.from_pretrained(model, settings.adapter)
         model.eval()
         return cls(model=model, tokenizer=tok, max_new_tokens=settings.max_tokens, temperature=settings.temperature)
@@ -73,7 +83,16 @@ class HFChatModel(BaseChatModel):
                    do_sample=self.temperature > 0, pad_token_id=self.tokenizer.eos_token_id)
         if self.temperature > 0:
             gen["temperature"] = self.temperature
-        thread = threading.Thread(target=self.model.generate, kwargs=gen, daemon=True)
+        failed: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                self.model.generate(**gen)
+            except BaseException as e:  # re-raised in the caller's thread below
+                failed.append(e)
+                streamer.end()  # otherwise the consumer waits forever for text that never comes
+
+        thread = threading.Thread(target=run, daemon=True)
         thread.start()
         for text in streamer:
             if text:
@@ -82,6 +101,8 @@ class HFChatModel(BaseChatModel):
                     run_manager.on_llm_new_token(text, chunk=chunk)
                 yield chunk
         thread.join()
+        if failed:
+            raise ShuWenError(f"generation failed: {failed[0]}") from failed[0]
 
     def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
                   run_manager: CallbackManagerForLLMRun | None = None, **kwargs: Any) -> ChatResult:
