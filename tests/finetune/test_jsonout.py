@@ -3,9 +3,10 @@
 import pytest
 
 from finetune.jsonout import MalformedOutput, ask_json, extract_json, validate
-from finetune.prompter import DataPrompter
 
-SCHEMA = DataPrompter("qa").schema
+SCHEMA = {"type": "array", "minItems": 1, "items": {
+    "type": "object", "required": ["question", "answer"],
+    "properties": {"question": {"type": "string", "minLength": 4}, "answer": {"type": "string", "minLength": 1}}}}
 
 
 @pytest.mark.parametrize("reply", [
@@ -52,3 +53,12 @@ def test_gives_up_after_the_last_retry():
         ask_json(lambda m: calls.append(m) or "???", [{"role": "user", "content": "x"}], SCHEMA, str, retries=2,
                  sleep=lambda s: None)
     assert len(calls) == 3
+
+
+def test_the_qa_template_accepts_one_object_as_a_one_item_list():
+    from finetune.prompter import DataPrompter
+
+    schema = DataPrompter("qa").schema
+    assert validate({"question": "谁住在水帘洞？", "answer": "美猴王"}, schema)
+    with pytest.raises(MalformedOutput):
+        validate({"question": "谁住在水帘洞？"}, schema)

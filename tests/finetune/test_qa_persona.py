@@ -74,3 +74,21 @@ def test_profile_needs_every_field(tmp_path):
     with pytest.raises(BadInputError, match="first_person"):
         load_profile(p)
     assert clean_answer("悟空：好。", PROFILE) == "好。"
+
+
+def test_window_mode_asks_one_question_per_window_and_accepts_a_bare_object(tmp_path):
+    from finetune.qa import windows
+
+    text = TEXTS[0] * 3
+    ws = windows(text, 40)
+    assert "".join(ws) == text and all(len(w) >= 13 for w in ws)
+    asked = []
+
+    def teacher(messages):
+        asked.append(messages[1]["content"])
+        return '{"question": "孙悟空的师父住在哪座山？", "answer": "灵台方寸山"}'
+
+    chunk = Chunk("c0", text, "西游记", 1, 1, "第一回", 0, len(text), 0)
+    stats = generate_qa([chunk], "西游记", teacher, tmp_path / "qa.jsonl", per_chunk=2, window=40, progress=False)
+    assert len(asked) == 2 and ws[0] in asked[0] and ws[1] in asked[1]
+    assert stats["pairs_valid"] == 2 and stats["kept"] == 1  # the same question twice is one pair
