@@ -15,7 +15,7 @@ def hf_settings(tmp_path_factory):
     from rag.settings import load_settings
 
     s = load_settings(env={}, store_dir=tmp_path_factory.mktemp("store"), chat_backend="transformers",
-                      chat_model=BUNDLED_CHAT, max_tokens=32, temperature=0.0)
+                      chat_model=BUNDLED_CHAT, max_tokens=16, temperature=0.0, context_chars=300)
     build_index(s, SAMPLE, "青石镇奇案", progress=False)
     return s
 
