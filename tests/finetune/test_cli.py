@@ -1,0 +1,33 @@
+"""The thin CLIs: --help everywhere, one clear line for bad input, script dialogue end to end."""
+
+import json
+
+import pytest
+
+from tests.conftest import run_cli
+
+MODULES = ["finetune.base", "finetune.qa", "finetune.persona", "finetune.dialogue", "finetune.export",
+           "finetune.train", "finetune.merge", "finetune.to_gguf"]
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_every_step_has_help(module):
+    r = run_cli("-m", module, "--help", timeout=120)
+    assert r.returncode == 0 and "usage:" in r.stdout
+
+
+def test_bad_input_is_one_line_and_non_zero(tmp_path):
+    r = run_cli("-m", "finetune.export", str(tmp_path / "missing.jsonl"), "--out", str(tmp_path / "x"))
+    assert r.returncode == 2 and r.stderr.strip().splitlines()[-1].startswith("error: no such file")
+    r = run_cli("-m", "finetune.train", "--data", str(tmp_path / "x.jsonl"), "--method", "qlora")
+    assert r.returncode == 2 and "--cpu-fallback" in r.stderr.strip().splitlines()[-1]
+
+
+def test_script_dialogue_cli_writes_pairs(tmp_path):
+    script = tmp_path / "s.txt"
+    script.write_text("皇帝：你叫什么？\n甄嬛（跪下）：臣妾甄嬛。\n", encoding="utf-8")
+    out = tmp_path / "d.jsonl"
+    r = run_cli("-m", "finetune.dialogue", "script", "--file", str(script), "--role", "甄嬛", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    rec = json.loads(out.read_text(encoding="utf-8"))
+    assert (rec["input"], rec["output"], rec["action"]) == ("你叫什么？", "臣妾甄嬛。", "跪下")
