@@ -167,3 +167,45 @@ def test_merged_model_and_lora_export_to_gguf_for_llamacpp(adapter, tiny_base, w
             for m in (merged, with_lora, plain)]
     assert outs[0] == outs[1]  # base + GGUF LoRA behaves like the merged model
     assert isinstance(outs[2], str)
+
+
+def test_ptuning_trains_a_prompt_encoder_that_serves_but_does_not_merge(tiny_base, export_dir, workdir):
+    from rag.errors import ShuWenError
+    from rag.generate.backends import ChatBackend
+    from rag.generate.hf import HFChatModel
+    from rag.settings import load_settings
+
+    out = workdir / "ptuning"
+    summary = train(TrainArgs(base=str(tiny_base), data=str(export_dir / "alpaca.train.json"), output_dir=str(out),
+                              method="ptuning", num_virtual_tokens=4, encoder_hidden_size=16, batch_size=2,
+                              grad_accum=1, max_steps=1, max_length=128, dtype="fp32", warmup_ratio=0.0))
+    assert summary["method"] == "ptuning"
+    assert json.loads((out / "adapter_config.json").read_text())["peft_type"] == "P_TUNING"
+    s = load_settings(env={}, chat_backend="transformers", chat_model=str(tiny_base), adapter=str(out), max_tokens=4,
+                      temperature=0.0)
+    assert isinstance(ChatBackend(s, HFChatModel.load(s)).complete([{"role": "user", "content": "你好"}]), str)
+    with pytest.raises(ShuWenError, match="only LoRA"):
+        merge(out, workdir / "ptuning-merged")
+
+
+def test_transformers_backend_reports_bad_adapters_and_generation_errors(tiny_base, tmp_path):
+    from transformers import AutoTokenizer
+
+    from rag.errors import ShuWenError
+    from rag.generate.backends import ChatBackend
+    from rag.generate.hf import HFChatModel
+    from rag.settings import load_settings
+
+    s = load_settings(env={}, chat_backend="transformers", chat_model=str(tiny_base), adapter=str(tmp_path))
+    with pytest.raises(ShuWenError, match="not a peft adapter"):
+        HFChatModel.load(s)
+
+    class Broken:
+        device = "cpu"
+
+        def generate(self, **kw):
+            raise RuntimeError("out of memory")
+
+    model = HFChatModel(model=Broken(), tokenizer=AutoTokenizer.from_pretrained(str(tiny_base)))
+    with pytest.raises(ShuWenError, match="generation failed: out of memory"):  # not a hang
+        ChatBackend(s, model).complete([{"role": "user", "content": "你好"}])

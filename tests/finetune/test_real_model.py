@@ -35,3 +35,13 @@ def test_transformers_backend_answers_with_the_converted_bundled_model(hf_settin
     assert len(pieces) > 1  # streamed
     assert re.search(r"[\u4e00-\u9fff]", answer)  # a Chinese reply, not template debris
     assert "<|im_end|>" not in answer and "【背景】" not in answer
+
+
+def test_qa_reads_the_same_chunks_from_the_store_as_from_the_file(hf_settings):
+    from finetune.common import load_chunks
+
+    name, from_store = load_chunks(hf_settings, "青石镇奇案", None)
+    _, from_file = load_chunks(hf_settings, "青石镇奇案", SAMPLE)
+    assert name == "青石镇奇案"
+    assert [(c.chunk_id, c.chapter, c.start, c.text) for c in from_store] == \
+           [(c.chunk_id, c.chapter, c.start, c.text) for c in from_file]
