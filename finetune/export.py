@@ -34,7 +34,7 @@ def to_turn(rec: dict) -> dict:
         return {"system": rec["system"], "input": rec["question"], "output": rec["answer"],
                 "group": f"{rec['question']}#{rec.get('sample', 0)}"}
     if "input" in rec and "output" in rec:  # dialogue pair
-        system = rec.get("system") or f"现在你要扮演{rec['role']}。" if rec.get("role") else rec.get("system", "")
+        system = rec.get("system") or (f"现在你要扮演{rec['role']}。" if rec.get("role") else "")
         return {"system": system, "input": rec["input"], "output": rec["output"],
                 "group": rec.get("group") or hashlib.sha1(rec["input"].encode()).hexdigest()[:12]}
     raise BadInputError(f"unknown record (not a QA pair, persona answer or dialogue pair): {str(rec)[:80]}")

@@ -75,21 +75,22 @@ def pairs_for_chunk(chunk: Chunk, novel: str, complete: Complete, prompter: Data
     """(good pairs with provenance, rejected pairs with a reason) for one chunk."""
     label = f"〔{chapter_label(chunk.chapter, chunk.chapter_title)}〕"
     if window > 0:  # small models: one question per short window, far faster and better than many per chunk
-        items = []
+        items, failed = [], []
         for text in windows(chunk.text, window)[:per_chunk]:
             msgs = prompter.messages(novel=novel, chapter_label=label, text=text, n=1)
             try:
                 got = ask_json(complete, msgs, prompter.schema, prompter.retry, retries, backoff, sleep)
                 items += [got] if isinstance(got, dict) else got[:1]
-            except MalformedOutput:
-                continue
+            except MalformedOutput as e:
+                failed.append({"chunk_id": chunk.chunk_id, "chapter": chunk.chapter, "window": text[:40],
+                               "error": str(e), "reason": "malformed window"})
         if not items:
             raise MalformedOutput("no window of the chunk gave valid JSON")
     else:
         msgs = prompter.messages(novel=novel, chapter_label=label, text=chunk.text, n=per_chunk)
         got = ask_json(complete, msgs, prompter.schema, prompter.retry, retries, backoff, sleep)
-        items = [got] if isinstance(got, dict) else got
-    good, bad = [], []
+        items, failed = [got] if isinstance(got, dict) else got, []
+    good, bad = [], failed
     for it in items:
         q, a = it["question"].strip(), it["answer"].strip().strip("。，“”\"")
         rec = {"id": hashlib.sha1(f"{chunk.chunk_id}|{q}".encode()).hexdigest()[:12], "novel": novel,

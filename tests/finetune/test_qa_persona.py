@@ -92,3 +92,7 @@ def test_window_mode_asks_one_question_per_window_and_accepts_a_bare_object(tmp_
     stats = generate_qa([chunk], "西游记", teacher, tmp_path / "qa.jsonl", per_chunk=2, window=40, progress=False)
     assert len(asked) == 2 and ws[0] in asked[0] and ws[1] in asked[1]
     assert stats["pairs_valid"] == 2 and stats["kept"] == 1  # the same question twice is one pair
+    replies = iter(["不知道", '{"question": "孙悟空的师父住在哪座山？", "answer": "灵台方寸山"}'])
+    stats = generate_qa([chunk], "西游记", lambda m: next(replies), tmp_path / "qa2.jsonl", per_chunk=2, window=40,
+                        retries=0, progress=False)
+    assert stats["rejected: malformed window"] == 1 and stats["kept"] == 1
