@@ -81,10 +81,10 @@ def messages(turns: list[dict]) -> list[dict]:
     return out
 
 
-def to_eval(qa: list[dict]) -> list[dict]:
+def to_eval(qa: list[dict], kind: str = "generated") -> list[dict]:
     """QA pairs as items for `python -m rag eval` (../shared/eval/README.md): the answer and its evidence sentence."""
     return [{"id": r["id"], "question": r["question"], "answers": [r["answer"]], "evidence": [r["evidence"]],
-             "chapter": [r["chapter"]], "kind": "generated", "hops": 1, "answerable": True}
+             "chapter": [r["chapter"]], "kind": kind, "hops": 1, "answerable": True}
             for r in qa if "chunk_id" in r and "question" in r]
 
 
@@ -113,7 +113,7 @@ def export(records: list[dict], out: Path, val_fraction: float = 0.1, seed: int 
         for fmt in formats:
             path = write_format(out / f"{fmt}.{part}", fmt, clean)
             written[path.name] = len(clean)
-        qa_items = to_eval([t["_rec"] for t in ts])
+        qa_items = to_eval([t["_rec"] for t in ts], kind=f"generated-{part}")  # eval's per-kind table splits them
         if qa_items:
             write_jsonl(out / f"eval.{part}.jsonl", qa_items)
             written[f"eval.{part}.jsonl"] = len(qa_items)
