@@ -186,6 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="chat backend (default llamacpp with the bundled model)")
         p.add_argument("--model", dest="chat_model", help="GGUF path, HF id/path, or the server's model name")
         p.add_argument("--adapter", help="peft adapter folder (transformers backend)")
+        p.add_argument("--lora-gguf", help="GGUF LoRA adapter over the GGUF model (llamacpp backend)")
         p.add_argument("--openai-base-url", help="OpenAI-compatible server URL (openai backend)")
         p.add_argument("--temperature", type=float)
         p.add_argument("--max-tokens", type=int)
