@@ -251,7 +251,8 @@ def train(args: TrainArgs) -> dict:
     result = trainer.train(resume_from_checkpoint=resume)
     metrics = dict(result.metrics)
     if val_set:
-        metrics.update(trainer.evaluate())
+        last = [x for x in trainer.state.log_history if "eval_loss" in x and x.get("step") == trainer.state.global_step]
+        metrics.update(last[-1] if last else trainer.evaluate())  # no second pass when the last step just evaluated
     trainer.save_model(str(out))
     tok.save_pretrained(str(out))
     summary = {"args": dataclasses.asdict(args), "method": method, "base": base, "train_examples": len(train_set),
