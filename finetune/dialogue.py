@@ -183,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
         name, chunks = load_chunks(settings, args.name, args.novel)
         chunks = select_chunks(chunks, parse_chapters(args.chapters), args.limit)
         backend = get_backend(settings)
-        stats = extract_dialogues(chunks, name, args.role, aliases, lambda m: backend.complete(m, args.max_tokens),
+        stats = extract_dialogues(chunks, name, args.role, aliases, lambda m: backend.complete(m, args.max_tokens, args.temperature),
                                   args.out, args.retries, args.backoff, args.fresh)
         print(f"[dialogue] {stats} → {args.out}", file=sys.stderr)
         return 0

@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
             raise BadInputError(f"no such questions file: {args.questions}")
         questions = [q.strip() for q in args.questions.read_text(encoding="utf-8").splitlines() if q.strip()]
         backend = get_backend(settings_for(args))
-        stats = generate_persona(profile, questions, lambda m: backend.complete(m, args.max_tokens), args.out,
+        stats = generate_persona(profile, questions, lambda m: backend.complete(m, args.max_tokens, args.temperature), args.out,
                                  args.samples, args.retries, args.backoff, args.fresh)
         print(f"[persona] {stats} → {args.out}", file=sys.stderr)
         return 0

@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         chunks = select_chunks(chunks, parse_chapters(args.chapters), args.limit)
         backend = get_backend(settings)
         t = time.perf_counter()
-        stats = generate_qa(chunks, name, lambda m: backend.complete(m, args.max_tokens), args.out, args.per_chunk,
+        stats = generate_qa(chunks, name, lambda m: backend.complete(m, args.max_tokens, args.temperature), args.out, args.per_chunk,
                             args.retries, args.backoff, args.grounding, args.dup_threshold, args.template, args.fresh,
                             window=args.window)
         print(f"[qa] {stats} in {time.perf_counter() - t:.0f} s → {args.out}", file=sys.stderr)

@@ -78,11 +78,13 @@ class HFChatModel(BaseChatModel):
         from transformers import TextIteratorStreamer
 
         streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
+        temperature = kwargs.get("temperature")
+        temperature = self.temperature if temperature is None else temperature  # per call, like llama.cpp's
         gen = dict(self._inputs(messages), streamer=streamer,
                    max_new_tokens=kwargs.get("max_tokens") or self.max_new_tokens,
-                   do_sample=self.temperature > 0, pad_token_id=self.tokenizer.eos_token_id)
-        if self.temperature > 0:
-            gen["temperature"] = self.temperature
+                   do_sample=temperature > 0, pad_token_id=self.tokenizer.eos_token_id)
+        if temperature > 0:
+            gen["temperature"] = temperature
         failed: list[BaseException] = []
 
         def run() -> None:
