@@ -157,7 +157,7 @@ def run_eval(items: list[dict], retrieve: Callable[[str], list[Passage]], k: int
             t = time.perf_counter()
             passages = retrieve(item["question"])[:k]
             timings["retrieval_s"] = round(time.perf_counter() - t, 4)
-            reply = None
+            reply, extra = None, []
         else:
             reply, passages, timings, *extra = answer(item["question"])
         rec = {"id": item["id"], "question": item["question"], "kind": item["kind"], "hops": item.get("hops", 1),

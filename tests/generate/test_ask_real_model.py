@@ -62,7 +62,6 @@ def test_real_model_support_check_separates_answerable_from_absent(store_setting
     for res in (good, absent):  # the gate refuses exactly below the threshold
         refused = res.support < store_settings.support_threshold
         assert (res.answer == asker.prompter.refusal) == refused
-    assert "钱" in good.answer
     probs = asker.backend.choice_probs([{"role": "user", "content": "1+1=2对吗？只回答“对”或“错”。"}], ["对", "错"])
     assert abs(sum(probs.values()) - 1.0) < 1e-6 and probs["对"] > probs["错"]
 
