@@ -132,7 +132,11 @@ class Asker:
             return question
         rewritten = self.backend.complete(self.prompter.rewrite(history, question, self.name), max_tokens=60)
         rewritten = rewritten.strip().splitlines()[0].strip() if rewritten.strip() else ""
-        return rewritten if 2 <= len(rewritten) <= MAX_QUESTION_CHARS else question
+        if 2 <= len(rewritten) <= MAX_QUESTION_CHARS and not _FOLLOW_UP.match(rewritten):
+            return rewritten
+        # the small model often echoes the follow-up unchanged: ask with the previous question in front, so
+        # retrieval and the answer prompt still see who "他" is
+        return f"{history[-1][0].strip()}{question}"
 
     def prepare(self, question: str, history: list[tuple[str, str]] | None = None,
                 result: Answer | None = None) -> list[dict]:

@@ -118,7 +118,7 @@ def _eval(args: argparse.Namespace) -> int:
 
         def answer(q: str):
             res = asker.ask(q)
-            return res.answer, res.sources, res.timings
+            return res.answer, res.sources, res.timings, {"support": res.support}
 
         report["systems"]["shuwen"] = run_eval(items, lambda q: retriever.search(q, k), k, answer,
                                                progress=not args.json)

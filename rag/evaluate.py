@@ -18,7 +18,7 @@ from rag.retrieve import Passage
 
 REFUSAL = re.compile(r"书中(并)?没有|书里(并)?没有|原文(中)?(并)?没有|没有(提到|提及|说明|写到|交代|记载)|未(提到|提及|说明|写到|交代|记载)"
                      r"|不知道|无法(回答|确定|得知)|没有相关|不得而知|并未")
-Answerer = Callable[[str], tuple[str, list[Passage], dict]]
+Answerer = Callable[[str], tuple]  # (reply, passages, timings[, extra fields for the record])
 
 
 def load_qa(path: Path) -> list[dict]:
@@ -157,14 +157,16 @@ def run_eval(items: list[dict], retrieve: Callable[[str], list[Passage]], k: int
             t = time.perf_counter()
             passages = retrieve(item["question"])[:k]
             timings["retrieval_s"] = round(time.perf_counter() - t, 4)
-            reply = None
+            reply, extra = None, []
         else:
-            reply, passages, timings = answer(item["question"])
+            reply, passages, timings, *extra = answer(item["question"])
         rec = {"id": item["id"], "question": item["question"], "kind": item["kind"], "hops": item.get("hops", 1),
                "answerable": item["answerable"], "answers": item.get("answers", []),
                "hit_rank": first_hit_rank(passages, item) if item["answerable"] else None,
                "all_evidence_hit": all_evidence_hit(passages, item) if item["answerable"] else None,
                "retrieved": [p.to_dict() for p in passages], "timings": timings}
+        if extra:  # e.g. the support check's P(yes), so a run can be re-scored at any threshold
+            rec.update(extra[0])
         if reply is not None:
             rec["answer"] = reply
             if item["answerable"]:

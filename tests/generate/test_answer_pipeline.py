@@ -48,6 +48,9 @@ def test_follow_up_is_rewritten_before_retrieval(settings):
     fake2 = FakeBackend()
     res2 = Asker(settings, "青石镇奇案", backend=fake2).ask("裕丰当的东家是谁？", history=[("a", "b")])
     assert res2.standalone == "裕丰当的东家是谁？" and len(fake2.prompts) == 1  # no pronoun: no rewrite call
+    echo = FakeBackend(rewrite="他后来怎么样了？")  # a model that echoes the follow-up unchanged
+    res3 = Asker(settings, "青石镇奇案", backend=echo).ask("他后来怎么样了？", history=[("客栈掌柜叫什么？", "胡德茂。")])
+    assert res3.standalone == "客栈掌柜叫什么？他后来怎么样了？"
 
 
 def test_prompt_is_grounded_cited_and_compact(settings):
