@@ -6,7 +6,7 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from rag.errors import BadInputError
@@ -80,6 +80,14 @@ def add_backend_args(p: argparse.ArgumentParser, temperature: float, max_tokens:
 
 def settings_for(args: argparse.Namespace) -> Settings:
     return settings_from_args(args)
+
+
+def teacher(settings: Settings, args: argparse.Namespace) -> Callable[[list[dict]], str]:
+    """The configured chat backend as `messages → reply`, with the step's max_tokens and temperature."""
+    from rag.generate.backends import get_backend
+
+    backend = get_backend(settings)
+    return lambda messages: backend.complete(messages, args.max_tokens, args.temperature)
 
 
 def echo_args(args: argparse.Namespace, prog: str) -> None:

@@ -26,6 +26,7 @@ from finetune.common import (
     read_jsonl,
     select_chunks,
     settings_for,
+    teacher,
     write_jsonl,
 )
 from finetune.dedup import dedup, normalize
@@ -177,13 +178,11 @@ def main(argv: list[str] | None = None) -> int:
             write_jsonl(args.out, pairs)
             print(f"[dialogue] {len(pairs)} pairs → {args.out}", file=sys.stderr)
             return 0
-        from rag.generate.backends import get_backend
-
         settings = settings_for(args)
         name, chunks = load_chunks(settings, args.name, args.novel)
         chunks = select_chunks(chunks, parse_chapters(args.chapters), args.limit)
-        backend = get_backend(settings)
-        stats = extract_dialogues(chunks, name, args.role, aliases, lambda m: backend.complete(m, args.max_tokens, args.temperature),
+        complete = teacher(settings, args)
+        stats = extract_dialogues(chunks, name, args.role, aliases, complete,
                                   args.out, args.retries, args.backoff, args.fresh)
         print(f"[dialogue] {stats} → {args.out}", file=sys.stderr)
         return 0

@@ -13,7 +13,16 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from finetune.common import Progress, add_backend_args, append_jsonl, echo_args, read_jsonl, settings_for, write_jsonl
+from finetune.common import (
+    Progress,
+    add_backend_args,
+    append_jsonl,
+    echo_args,
+    read_jsonl,
+    settings_for,
+    teacher,
+    write_jsonl,
+)
 from finetune.dedup import dedup
 from finetune.jsonout import MalformedOutput, ask_json
 from finetune.prompter import DataPrompter
@@ -102,15 +111,13 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     def body() -> int:
-        from rag.generate.backends import get_backend
-
         echo_args(args, "persona")
         profile = load_profile(args.profile)
         if not args.questions.is_file():
             raise BadInputError(f"no such questions file: {args.questions}")
         questions = [q.strip() for q in args.questions.read_text(encoding="utf-8").splitlines() if q.strip()]
-        backend = get_backend(settings_for(args))
-        stats = generate_persona(profile, questions, lambda m: backend.complete(m, args.max_tokens, args.temperature), args.out,
+        complete = teacher(settings_for(args), args)
+        stats = generate_persona(profile, questions, complete, args.out,
                                  args.samples, args.retries, args.backoff, args.fresh)
         print(f"[persona] {stats} → {args.out}", file=sys.stderr)
         return 0

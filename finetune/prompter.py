@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from rag.errors import ShuWenError
+from rag.generate.prompter import load_template
 
 PROMPTS = Path(__file__).parent / "prompts"
 
@@ -14,18 +13,7 @@ class DataPrompter:
     """One template: `system`, `user` and `retry` strings plus the JSON `schema` the reply must satisfy."""
 
     def __init__(self, name_or_path: str):
-        path = Path(name_or_path)
-        if not path.suffix:
-            path = PROMPTS / f"{name_or_path}.json"
-        try:
-            self.template = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ShuWenError(f"prompt template not found: {path}") from None
-        except json.JSONDecodeError as e:
-            raise ShuWenError(f"prompt template {path} is not valid JSON: {e.msg}") from None
-        missing = {"system", "user", "retry", "schema"} - set(self.template)
-        if missing:
-            raise ShuWenError(f"prompt template {path} lacks {sorted(missing)}")
+        self.template = load_template(name_or_path, PROMPTS, {"system", "user", "retry", "schema"})
         self.schema: dict = self.template["schema"]
 
     def messages(self, **fields: object) -> list[dict]:

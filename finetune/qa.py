@@ -25,6 +25,7 @@ from finetune.common import (
     read_jsonl,
     select_chunks,
     settings_for,
+    teacher,
     write_jsonl,
 )
 from finetune.dedup import dedup, normalize
@@ -161,15 +162,13 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     def body() -> int:
-        from rag.generate.backends import get_backend
-
         echo_args(args, "qa")
         settings = settings_for(args)
         name, chunks = load_chunks(settings, args.name, args.novel)
         chunks = select_chunks(chunks, parse_chapters(args.chapters), args.limit)
-        backend = get_backend(settings)
+        complete = teacher(settings, args)
         t = time.perf_counter()
-        stats = generate_qa(chunks, name, lambda m: backend.complete(m, args.max_tokens, args.temperature), args.out, args.per_chunk,
+        stats = generate_qa(chunks, name, complete, args.out, args.per_chunk,
                             args.retries, args.backoff, args.grounding, args.dup_threshold, args.template, args.fresh,
                             window=args.window)
         print(f"[qa] {stats} in {time.perf_counter() - t:.0f} s → {args.out}", file=sys.stderr)

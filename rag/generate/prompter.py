@@ -35,22 +35,28 @@ def zh_number(n: int) -> str:
     return _DIGITS[n // 100] + "百" + tail
 
 
+def load_template(name_or_path: str, folder: Path, required: set[str]) -> dict:
+    """A JSON prompt template by name (in `folder`) or path, with its required keys, or one clear error."""
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = folder / f"{name_or_path}.json"
+    try:
+        template = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ShuWenError(f"prompt template not found: {path}") from None
+    except json.JSONDecodeError as e:
+        raise ShuWenError(f"prompt template {path} is not valid JSON: {e.msg}") from None
+    missing = required - set(template)
+    if missing:
+        raise ShuWenError(f"prompt template {path} lacks {sorted(missing)}")
+    return template
+
+
 class Prompter:
     """Fill a template: system message, user message with numbered passages, rewrite prompt."""
 
     def __init__(self, name_or_path: str = "default"):
-        path = Path(name_or_path)
-        if not path.suffix:
-            path = PROMPTS / f"{name_or_path}.json"
-        try:
-            self.template = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ShuWenError(f"prompt template not found: {path}") from None
-        except json.JSONDecodeError as e:
-            raise ShuWenError(f"prompt template {path} is not valid JSON: {e.msg}") from None
-        missing = {"system", "user", "passage"} - set(self.template)
-        if missing:
-            raise ShuWenError(f"prompt template {path} lacks {sorted(missing)}")
+        self.template = load_template(name_or_path, PROMPTS, {"system", "user", "passage"})
 
     @property
     def refusal(self) -> str:
