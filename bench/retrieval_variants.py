@@ -55,6 +55,13 @@ def main() -> int:
         "+ chapter list w=1.0": lambda b, v, ch: fused(b + [top(z(v) + 1.0 * z(ch))]),
         "+ chapter list w=0.5, counted twice (shipped)": lambda b, v, ch: fused(
             b + [top(z(v) + 0.5 * z(ch))], [1, 1, 1, 2]),
+        "bm25 only": lambda b, v, ch: b[1],
+        "vector only": lambda b, v, ch: b[0],
+        "rrf(vector, bm25)": lambda b, v, ch: fused(b[:2]),
+        "rrf(bm25, window)": lambda b, v, ch: fused(b[1:]),
+        "rrf(vector 0.5, bm25, window)": lambda b, v, ch: fused(b, [0.5, 1, 1]),
+        "rrf(vector, bm25 2, window)": lambda b, v, ch: fused(b, [1, 2, 1]),
+        "rrf(vector 0.5, bm25 1.5, window 0.5)": lambda b, v, ch: fused(b, [0.5, 1.5, 0.5]),
     }
     hits: dict[str, list[bool]] = {k: [] for k in variants}
     for item in (i for i in load_qa(args.qa) if i["answerable"]):

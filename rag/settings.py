@@ -63,6 +63,7 @@ class Settings:
     support_threshold: float = 0.76  # refuse below this P(yes); the accuracy-neutral point on 西游记 (docs/benchmarks.md)
     allow_model_knowledge: bool = False  # the reference fell back to the model's own knowledge
     answer_t2s: bool = False  # normalise answers to Simplified Chinese
+    book_numbers: bool = True  # no Arabic digits in answers when the prompt has none: copy the book's 三千六百
     # speech
     tts_engine: str = "auto"  # auto (edge-tts, then espeak-ng) | edge | espeak
     tts_voice: str = "zh-CN-XiaoxiaoNeural"  # edge-tts voice

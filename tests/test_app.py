@@ -39,7 +39,7 @@ class FakeBackend:
     def __init__(self, reply: str = "裕丰当的东家是钱有道〔第二回〕。"):
         self.reply = reply
 
-    def stream(self, messages, max_tokens=None, temperature=None):
+    def stream(self, messages, max_tokens=None, temperature=None, no_digits=False):
         yield from (self.reply[i:i + 3] for i in range(0, len(self.reply), 3))
 
     def complete(self, messages, max_tokens=None, temperature=None):

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ from rag.generate.bundled import BUNDLED_CHAT, bundled_gguf
 from rag.settings import Settings
 
 BACKENDS = ("llamacpp", "transformers", "openai")
+_DIGIT = re.compile(r"[0-9０-９]")
 
 
 def _to_lc(messages: list[dict]):
@@ -37,17 +39,38 @@ class ChatBackend:
         self.model_id = settings.chat_model
 
     def stream(self, messages: list[dict], max_tokens: int | None = None,
-               temperature: float | None = None) -> Iterator[str]:
-        """Text pieces as the model produces them; per-call max_tokens/temperature override the settings."""
+               temperature: float | None = None, no_digits: bool = False) -> Iterator[str]:
+        """Text pieces as the model produces them; per-call max_tokens/temperature override the settings.
+
+        `no_digits` forbids Arabic digits where the backend allows it (llama.cpp, transformers): small models
+        rewrite a book's 一千一百一十一 as "10" when they may use digits.
+        """
         kwargs: dict = {"max_tokens": max_tokens} if max_tokens else {}
         if temperature is not None:
             kwargs["temperature"] = temperature
+        if no_digits:
+            kwargs.update(self._no_digit_kwargs())
         for chunk in self.model.stream(_to_lc(messages), **kwargs):
             if chunk.content:
                 yield chunk.content
 
     def complete(self, messages: list[dict], max_tokens: int | None = None, temperature: float | None = None) -> str:
         return "".join(self.stream(messages, max_tokens, temperature))
+
+    def _no_digit_kwargs(self) -> dict:
+        """Generation arguments that forbid every token containing a digit (computed once per model)."""
+        if not hasattr(self, "_digit_args"):
+            llm = getattr(self.model, "client", None)
+            tok = getattr(self.model, "tokenizer", None)
+            if llm is not None and hasattr(llm, "detokenize"):
+                ids = [i for i in range(llm.n_vocab()) if _DIGIT.search(llm.detokenize([i]).decode("utf-8", "ignore"))]
+                self._digit_args = {"logit_bias": {i: -100.0 for i in ids}}
+            elif tok is not None:
+                ids = [i for t, i in tok.get_vocab().items() if _DIGIT.search(tok.convert_tokens_to_string([t]))]
+                self._digit_args = {"bad_words_ids": [[i] for i in ids]}
+            else:  # a remote server's token ids are unknown
+                self._digit_args = {}
+        return self._digit_args
 
     def choice_probs(self, messages: list[dict], choices: list[str]) -> dict[str, float]:
         """Probability (normalised over `choices`) that the reply starts with each choice.

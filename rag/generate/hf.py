@@ -85,6 +85,8 @@ class HFChatModel(BaseChatModel):
                    do_sample=temperature > 0, pad_token_id=self.tokenizer.eos_token_id)
         if temperature > 0:
             gen["temperature"] = temperature
+        if kwargs.get("bad_words_ids"):
+            gen["bad_words_ids"] = kwargs["bad_words_ids"]
         failed: list[BaseException] = []
 
         def run() -> None:

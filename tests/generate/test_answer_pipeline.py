@@ -14,9 +14,11 @@ class FakeBackend:
 
     def __init__(self, reply: str = "钱有道。〔第二回〕", rewrite: str = "", support: float = 0.9):
         self.reply, self.rewrite, self.support, self.prompts, self.checks = reply, rewrite, support, [], []
+        self.no_digits: list[bool] = []
 
-    def stream(self, messages, max_tokens=None, temperature=None):
+    def stream(self, messages, max_tokens=None, temperature=None, no_digits=False):
         self.prompts.append(messages)
+        self.no_digits.append(no_digits)
         yield from (self.reply[i:i + 2] for i in range(0, len(self.reply), 2))
 
     def complete(self, messages, max_tokens=None, temperature=None):
@@ -112,3 +114,11 @@ def test_support_check_can_be_switched_off(settings):
     assert res.answer == "钱有道。〔第二回〕" and res.support is None and not fake.checks
     res2 = Asker(settings.replace(allow_model_knowledge=True), "青石镇奇案", backend=fake).ask("裕丰当的东家是谁？")
     assert res2.support is None  # answering from the model's own knowledge is never gated
+
+
+def test_digits_are_forbidden_only_when_the_prompt_has_none(settings):
+    fake = FakeBackend()
+    Asker(settings, "青石镇奇案", backend=fake).ask("裕丰当的东家叫什么名字？")  # the sample writes numbers in Chinese
+    Asker(settings, "青石镇奇案", backend=fake).ask("第2回里裕丰当的东家叫什么名字？")  # the reader used a digit
+    Asker(settings.replace(book_numbers=False), "青石镇奇案", backend=fake).ask("裕丰当的东家叫什么名字？")
+    assert fake.no_digits == [True, False, False]

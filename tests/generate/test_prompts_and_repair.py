@@ -2,7 +2,7 @@ import pytest
 
 from rag.errors import ShuWenError
 from rag.generate.prompter import Prompter, chapter_label, zh_number
-from rag.generate.repair import find_loop, repair, trim_unfinished
+from rag.generate.repair import complete_numbers, find_loop, repair, trim_unfinished
 from rag.retrieve import Passage
 
 
@@ -33,3 +33,13 @@ def test_repair_stops_loops_and_trims():
     assert trim_unfinished("答案是花果山。〔第一回〕他又说") == "答案是花果山。〔第一回〕"  # citation kept
     assert trim_unfinished("花果山") == "花果山"
     assert repair("孫悟空住在花果山。", t2s=True) == "孙悟空住在花果山。"
+
+
+def test_a_number_copied_with_a_character_missing_is_restored_from_the_passages():
+    evidence = "那老鼋道：我修行了一千三百余年。又有小儿一千一百一十一个。三百两银子，一千三百两"
+    assert complete_numbers("老鼋修行了千三百余年。", evidence) == "老鼋修行了一千三百余年。"
+    assert complete_numbers("要用一千一百一十个小儿。", evidence) == "要用一千一百一十一个小儿。"
+    assert complete_numbers("赏了三百两。", evidence) == "赏了三百两。"  # stands alone in the passages
+    assert complete_numbers("赏了二百两。", evidence) == "赏了二百两。"  # in no passage number
+    assert complete_numbers("一千三", "一千三百两，一千三百余年") == "一千三百"  # one longer run, used twice
+    assert complete_numbers("一百", "一百一十，一百二十") == "一百"  # ambiguous: left alone
