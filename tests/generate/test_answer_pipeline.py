@@ -53,6 +53,12 @@ def test_follow_up_is_rewritten_before_retrieval(settings):
     echo = FakeBackend(rewrite="他后来怎么样了？")  # a model that echoes the follow-up unchanged
     res3 = Asker(settings, "青石镇奇案", backend=echo).ask("他后来怎么样了？", history=[("客栈掌柜叫什么？", "胡德茂。")])
     assert res3.standalone == "客栈掌柜叫什么？他后来怎么样了？"
+    lost = FakeBackend(rewrite="客栈掌柜叫什么？〔第三回〕")  # "rewrites" into the previous question
+    res4 = Asker(settings, "青石镇奇案", backend=lost).ask("那他后来为什么要逃？", history=[("客栈掌柜叫什么？", "胡德茂。")])
+    assert res4.standalone == "客栈掌柜叫什么？那他后来为什么要逃？"
+    cited = FakeBackend(rewrite="胡德茂后来为什么要逃？〔第六回〕")
+    res5 = Asker(settings, "青石镇奇案", backend=cited).ask("那他后来为什么要逃？", history=[("客栈掌柜叫什么？", "胡德茂。")])
+    assert res5.standalone == "胡德茂后来为什么要逃？"
 
 
 def test_prompt_is_grounded_cited_and_compact(settings):
