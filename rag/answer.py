@@ -205,7 +205,9 @@ class Asker:
                 res.timings["first_token_s"] = round(time.perf_counter() - t0, 3)
             raw += piece
             yield piece
-        answer = repair(raw, self.settings.answer_t2s)
+        cue = self.prompter.answer_cue
+        # "问题？回答：…": the model echoed the end of the prompt; the answer is what follows the cue
+        answer = repair(raw.rsplit(cue, 1)[-1] if cue and cue in raw else raw, self.settings.answer_t2s)
         if no_digits:
             answer = complete_numbers(answer, "".join(p.text for p in res.evidence))
         if any(m in answer for m in _LEAK_MARKERS):  # never echo the instructions back

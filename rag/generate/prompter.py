@@ -62,6 +62,11 @@ class Prompter:
     def refusal(self) -> str:
         return self.template.get("refusal", "")
 
+    @property
+    def answer_cue(self) -> str:
+        """What the user message ends with after the question (回答：); a small model sometimes echoes it."""
+        return self.template["user"].rsplit("{question}", 1)[-1].strip()
+
     def passages(self, passages: list[Passage]) -> str:
         return "\n".join(
             self.template["passage"].format(n=i, text=p.text, chapter_label=chapter_label(p.chapter, p.chapter_title))
