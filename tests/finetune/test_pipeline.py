@@ -209,3 +209,28 @@ def test_transformers_backend_reports_bad_adapters_and_generation_errors(tiny_ba
     model = HFChatModel(model=Broken(), tokenizer=AutoTokenizer.from_pretrained(str(tiny_base)))
     with pytest.raises(ShuWenError, match="generation failed: out of memory"):  # not a hang
         ChatBackend(s, model).complete([{"role": "user", "content": "你好"}])
+
+
+def test_transformers_backend_can_be_kept_from_writing_digits(tiny_base):
+    import torch
+    from transformers import AutoTokenizer
+
+    from rag.generate.backends import ChatBackend
+    from rag.generate.hf import HFChatModel
+    from rag.settings import load_settings
+
+    s = load_settings(env={}, chat_backend="transformers", chat_model=str(tiny_base), max_tokens=3, temperature=0.0)
+    model = HFChatModel.load(s)
+    tok = AutoTokenizer.from_pretrained(str(tiny_base))
+    seven, three = tok.convert_tokens_to_ids("7"), tok.encode("三", add_special_tokens=False)[0]
+    head = torch.nn.Linear(model.model.config.hidden_size, model.model.config.vocab_size, bias=True)
+    with torch.no_grad():  # a model that prefers "7", then "三"
+        head.weight.zero_()
+        head.bias.zero_()
+        head.bias[seven], head.bias[three] = 10.0, 5.0
+    model.model.lm_head = head
+    backend = ChatBackend(s, model)
+    ask = [{"role": "user", "content": "几？"}]
+    assert "7" in backend.complete(ask)
+    kept = "".join(backend.stream(ask, no_digits=True))
+    assert kept.startswith("三") and not any(c.isdigit() for c in kept)
