@@ -47,17 +47,17 @@ def main() -> int:
     from rag.answer import Answer, Asker
     from rag.evaluate import load_qa
     from rag.generate.backends import llamacpp_params, resolve_gguf
-    from rag.settings import load_settings
+    from rag.settings import add_settings_args, settings_from_args
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--name", required=True)
     ap.add_argument("--qa", type=Path, required=True)
     ap.add_argument("--n", type=int, default=10, help="questions (first n answerable items)")
-    ap.add_argument("--store", type=Path)
+    add_settings_args(ap)  # --store DIR and the other store flags
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
 
-    settings = load_settings(**({"store_dir": args.store} if args.store else {}))
+    settings = settings_from_args(args)
     asker = Asker(settings, args.name)
     backend = asker.backend
     params = llamacpp_params(settings)

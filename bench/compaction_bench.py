@@ -24,14 +24,14 @@ def main() -> int:
     from rag.answer import compact_evidence
     from rag.evaluate import _norm, load_qa
     from rag.retrieve import Retriever
-    from rag.settings import load_settings
+    from rag.settings import add_settings_args, settings_from_args
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--name", required=True)
     ap.add_argument("--qa", type=Path, required=True)
-    ap.add_argument("--store", type=Path)
+    add_settings_args(ap)  # --store DIR and the other store flags
     args = ap.parse_args()
-    s = load_settings(**({"store_dir": args.store} if args.store else {}))
+    s = settings_from_args(args)
     r = Retriever(s, args.name)
     emb, lex = r.emb, r.lexical()
     items = [i for i in load_qa(args.qa) if i["answerable"]]

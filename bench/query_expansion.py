@@ -24,15 +24,15 @@ def main() -> int:
     from rag.evaluate import first_hit_rank, load_qa
     from rag.generate.backends import get_backend
     from rag.retrieve import Retriever
-    from rag.settings import load_settings
+    from rag.settings import add_settings_args, settings_from_args
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--name", required=True)
     ap.add_argument("--qa", type=Path, required=True)
-    ap.add_argument("--store", type=Path)
+    add_settings_args(ap)  # --store DIR and the other store flags
     ap.add_argument("--k", type=int, default=5)
     args = ap.parse_args()
-    settings = load_settings(**({"store_dir": args.store} if args.store else {}))
+    settings = settings_from_args(args)
     retriever, backend = Retriever(settings, args.name), get_backend(settings)
     system = {"role": "system", "content": f"你熟悉小说《{args.name}》。"}
     items = [i for i in load_qa(args.qa) if i["answerable"]]

@@ -27,14 +27,14 @@ def z(x: np.ndarray) -> np.ndarray:
 def main() -> int:
     from rag.evaluate import first_hit_rank, load_qa
     from rag.retrieve import Retriever, rrf
-    from rag.settings import load_settings
+    from rag.settings import add_settings_args, settings_from_args
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--name", required=True)
     ap.add_argument("--qa", type=Path, required=True)
-    ap.add_argument("--store", type=Path)
+    add_settings_args(ap)  # --store DIR and the other store flags
     args = ap.parse_args()
-    r = Retriever(load_settings(**({"store_dir": args.store} if args.store else {})), args.name)
+    r = Retriever(settings_from_args(args), args.name)
     lex = r.lexical()
     got = r.collection.get(include=["documents", "metadatas"])
     data = {i: {"text": d, "start": int(m["start"]), "end": int(m["end"])}

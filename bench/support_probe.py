@@ -48,13 +48,13 @@ def main() -> int:
     from rag.answer import Answer, Asker
     from rag.evaluate import first_hit_rank, load_qa
     from rag.generate.backends import _llama_prompt
-    from rag.settings import load_settings
+    from rag.settings import add_settings_args, settings_from_args
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--name", required=True)
     ap.add_argument("--qa", type=Path, nargs="+", required=True)
     ap.add_argument("--answerable", type=int, default=20, help="answerable items per file (all unanswerable ones)")
-    ap.add_argument("--store", type=Path)
+    add_settings_args(ap)  # --store DIR and the other store flags
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--report-only", action="store_true", help="re-score an existing --out file")
     args = ap.parse_args()
@@ -62,7 +62,7 @@ def main() -> int:
         report([json.loads(line) for line in args.out.read_text(encoding="utf-8").splitlines()])
         return 0
 
-    asker = Asker(load_settings(**({"store_dir": args.store} if args.store else {})), args.name)
+    asker = Asker(settings_from_args(args), args.name)
     llm = asker.backend.model.client
 
     def first_probs(messages: list[dict]) -> np.ndarray:
