@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rag.errors import ShuWenError
+from rag.generate.backends import DIGIT
 from rag.generate.prompter import Prompter
 from rag.generate.repair import complete_numbers, repair
 from rag.retrieve import Passage, Retriever
@@ -19,7 +20,6 @@ MAX_QUESTION_CHARS = 500
 _SENTENCE = re.compile(r"[^。！？!?…\n]+[。！？!?…]*[”’」』]?")
 _FOLLOW_UP = re.compile(r"^(他|她|它|他们|她们|这|那|此|其|后来|然后|那么|还有|接着)|(他|她|它)(的|们|后来|怎么|为什么|是)")
 _LEAK_MARKERS = ("【背景】", "【目标】", "【行动】", "原文片段：")
-_DIGIT = re.compile(r"[0-9０-９]")
 _PRONOUNS = re.compile(r"他们|她们|它们|后来|然后|那么|还有|接着|[他她它这那此其]")
 _CITATION = re.compile(r"〔[^〕]*〕")
 
@@ -198,8 +198,9 @@ class Asker:
             return
         raw = ""
         # the book writes 三千六百株; left free, the 1.5B model turns 一千一百一十一 into "10"
-        no_digits = self.settings.book_numbers and not _DIGIT.search(
-            "".join([res.standalone] + [p.text + p.chapter_title for p in res.evidence]))
+        evidence = "".join(p.text for p in res.evidence)
+        no_digits = self.settings.book_numbers and not DIGIT.search(
+            "".join([res.standalone, evidence] + [p.chapter_title for p in res.evidence]))
         for piece in backend.stream(messages, self.settings.max_tokens, self.settings.temperature, no_digits):
             if "first_token_s" not in res.timings:
                 res.timings["first_token_s"] = round(time.perf_counter() - t0, 3)
@@ -209,7 +210,7 @@ class Asker:
         # "问题？回答：…": the model echoed the end of the prompt; the answer is what follows the cue
         answer = repair(raw.rsplit(cue, 1)[-1] if cue and cue in raw else raw, self.settings.answer_t2s)
         if no_digits:
-            answer = complete_numbers(answer, "".join(p.text for p in res.evidence))
+            answer = complete_numbers(answer, evidence)
         if any(m in answer for m in _LEAK_MARKERS):  # never echo the instructions back
             answer = self.prompter.refusal or "抱歉，无法回答这个问题。"
         res.raw = raw

@@ -19,7 +19,7 @@ from rag.generate.bundled import BUNDLED_CHAT, bundled_gguf
 from rag.settings import Settings
 
 BACKENDS = ("llamacpp", "transformers", "openai")
-_DIGIT = re.compile(r"[0-9０-９]")
+DIGIT = re.compile(r"[0-9０-９]")  # what `no_digits` forbids
 
 
 def _to_lc(messages: list[dict]):
@@ -63,10 +63,10 @@ class ChatBackend:
             llm = getattr(self.model, "client", None)
             tok = getattr(self.model, "tokenizer", None)
             if llm is not None and hasattr(llm, "detokenize"):
-                ids = [i for i in range(llm.n_vocab()) if _DIGIT.search(llm.detokenize([i]).decode("utf-8", "ignore"))]
+                ids = [i for i in range(llm.n_vocab()) if DIGIT.search(llm.detokenize([i]).decode("utf-8", "ignore"))]
                 self._digit_args = {"logit_bias": {i: -100.0 for i in ids}}
             elif tok is not None:
-                ids = [i for t, i in tok.get_vocab().items() if _DIGIT.search(tok.convert_tokens_to_string([t]))]
+                ids = [i for t, i in tok.get_vocab().items() if DIGIT.search(tok.convert_tokens_to_string([t]))]
                 self._digit_args = {"bad_words_ids": [[i] for i in ids]}
             else:  # a remote server's token ids are unknown
                 self._digit_args = {}
