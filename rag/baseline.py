@@ -46,7 +46,7 @@ def ensure_reference_store(settings: Settings, name: str, lib: Library) -> Manif
              for i, d in enumerate(docs)]
     lib.write(coll, ids, [d.page_content for d in docs], metas, vectors)
     m = Manifest(name=ref, collection=coll.name, embedding_model=emb.model_id, embedding_dim=emb.dim,
-                 embedding_precision=settings.embedding_precision, chunk_size=600, chunk_overlap=100,
+                 embedding_precision=getattr(emb, "precision", settings.embedding_precision), chunk_size=600, chunk_overlap=100,
                  chunker="langchain-recursive-default", source_path=source.source_path,
                  source_sha256=source.source_sha256, encoding=source.encoding, chapters=0, chunks=len(docs),
                  chars=len(text), built_at=time.time(), build_seconds=round(time.time() - t0, 2))

@@ -28,7 +28,7 @@ class Settings:
     chroma_port: int = 8000
     # embeddings
     embedding_model: str = BUNDLED_EMBEDDING  # or an HF id / local sentence-transformers folder
-    embedding_precision: str = "int8"  # int8 | fp32 (bundled model only)
+    embedding_precision: str = "auto"  # auto (int8 on CPUs with VNNI, else fp32) | int8 | fp32 (bundled model only)
     embedding_batch_size: int = 8
     embedding_threads: int = 0  # 0 = all cores
     cache_dir: Path = field(default_factory=lambda: Path(
@@ -138,6 +138,8 @@ def load_settings(config: Path | None = None, env: dict[str, str] | None = None,
     s = Settings(**values)
     if s.store_backend not in {"persistent", "http"}:
         raise ShuWenError(f"store_backend must be 'persistent' or 'http', not {s.store_backend!r}")
+    if s.embedding_precision not in {"auto", "int8", "fp32"}:
+        raise ShuWenError(f"embedding_precision must be auto, int8 or fp32, not {s.embedding_precision!r}")
     if s.retrieval_mode not in {"hybrid", "vector", "bm25"}:
         raise ShuWenError(f"retrieval_mode must be hybrid, vector or bm25, not {s.retrieval_mode!r}")
     if not 0 <= s.chunk_overlap < s.chunk_size:

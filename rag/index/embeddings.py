@@ -53,11 +53,10 @@ class BundledE5Embeddings(StoreEmbeddings):
     def __init__(self, settings: Settings):
         from rag.index.e5_onnx import E5Onnx, ensure_model
 
-        folder = ensure_model(settings.cache_dir)
-        if settings.embedding_precision == "fp32":
-            self.hf_folder = folder / "hf"
+        folder = ensure_model(settings.cache_dir, precision=settings.embedding_precision)
         self.engine = E5Onnx(folder, settings.embedding_precision, settings.embedding_threads,
                              settings.embedding_batch_size)
+        self.precision = self.engine.graph.removeprefix("model-").removesuffix(".onnx")  # fp32 | int8-vnni | int8-u8u8
 
     def embed_passages(self, texts: list[str]) -> np.ndarray:
         return self.engine.encode(texts, "passage: ")
