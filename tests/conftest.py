@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -22,6 +23,23 @@ def shared_file(rel: str) -> Path:
     if not path.exists():
         pytest.fail(f"{path} is missing: tests need ../shared beside the checkout")
     return path
+
+
+@pytest.fixture(scope="session")
+def sample_master(tmp_path_factory) -> Path:
+    """The sample novella's store, embedded once per test session (copy it before writing to it)."""
+    from rag.index.build import build_index
+    from rag.settings import load_settings
+
+    store = tmp_path_factory.mktemp("sample-master") / "chroma"
+    build_index(load_settings(env={}, store_dir=store), SAMPLE, "青石镇奇案", progress=False)
+    return store
+
+
+def sample_store(master: Path, dest: Path) -> Path:
+    """A private copy of the sample store at `dest` (a store folder is plain files; copying beats re-embedding)."""
+    shutil.copytree(master, dest)
+    return dest
 
 
 @pytest.fixture

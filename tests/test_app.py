@@ -3,26 +3,21 @@
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import ROOT, SAMPLE, free_port
+from tests.conftest import ROOT, SAMPLE, free_port, sample_store
 
 APP = str(ROOT / "app.py")
 QUESTION = "裕丰当的东家是谁？"
 
 
 @pytest.fixture(scope="module")
-def sample_store(tmp_path_factory):
-    from rag.index.build import build_index
-    from rag.settings import load_settings
-
-    store = tmp_path_factory.mktemp("app") / "chroma"
-    build_index(load_settings(env={}, store_dir=store), SAMPLE, "青石镇奇案", progress=False)
-    return store
+def app_store(tmp_path_factory, sample_master):
+    return sample_store(sample_master, tmp_path_factory.mktemp("app") / "chroma")
 
 
 @pytest.fixture
-def env(sample_store, tmp_path, monkeypatch):
+def env(app_store, tmp_path, monkeypatch):
     """A page on the sample store with its own speech cache."""
-    monkeypatch.setenv("SHUWEN_STORE_DIR", str(sample_store))
+    monkeypatch.setenv("SHUWEN_STORE_DIR", str(app_store))
     monkeypatch.setenv("SHUWEN_TTS_CACHE", str(tmp_path / "tts"))
     monkeypatch.delenv("SHUWEN_CONFIG", raising=False)
     from rag import speak

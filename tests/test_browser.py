@@ -6,7 +6,7 @@ import shutil
 import pytest
 
 from tests.browser import ask_and_listen, ask_together, running_app
-from tests.conftest import ROOT, SAMPLE, free_port
+from tests.conftest import ROOT, free_port, sample_store
 
 
 @pytest.fixture(autouse=True)
@@ -15,16 +15,12 @@ def chromium():
         pytest.fail("Debian chromium is missing: `make test` installs it (apt-get install chromium fonts-noto-cjk)")
 
 
-@pytest.fixture
-def store(tmp_path):
-    from rag.index.build import build_index
-    from rag.settings import load_settings
-
-    build_index(load_settings(env={}, store_dir=tmp_path / "chroma"), SAMPLE, "青石镇奇案", progress=False)
-    return tmp_path / "chroma"
+@pytest.fixture(scope="module")
+def store(tmp_path_factory, sample_master):
+    return sample_store(sample_master, tmp_path_factory.mktemp("browser") / "chroma")
 
 
-def test_ask_answer_sources_and_audio_in_chromium(store, tmp_path):
+def test_ask_answer_sources_and_audio_in_chromium(store):
     artifacts = ROOT / "test-artifacts" / "browser"
     env = {"SHUWEN_STORE_DIR": str(store)}
     with running_app(free_port(), env, artifacts / "app.log") as url:
@@ -40,10 +36,10 @@ def test_ask_answer_sources_and_audio_in_chromium(store, tmp_path):
 def test_two_readers_asking_at_once_both_get_answers(store):
     artifacts = ROOT / "test-artifacts" / "browser"
     with running_app(free_port(), {"SHUWEN_STORE_DIR": str(store)}, artifacts / "app-two.log") as url:
-        first, second = ask_together(url, ["裕丰当的东家是谁？", "当铺朝奉受伤后跑到哪里躲了起来？"])
-    assert "钱有道" in first
-    # he hid in 云栖寺, the temple up on 落霞山; with 600 evidence characters the passages only imply it and the
-    # model names either (greedy: 落霞山). A crossed answer (钱有道) or another place fails.
-    assert ("云栖寺" in second or "落霞山" in second) and "钱有道" not in second
+        first, second = ask_together(url, ["裕丰当的东家是谁？", "沈墨白那把剑叫什么名字？"])
+    # two questions whose passages name the one answer outright (support far above the refusal threshold
+    # on every CPU measured, docs/benchmarks.md); each answer names its own entity and not the other's
+    assert "钱有道" in first and "寒汀" not in first
+    assert "寒汀" in second and "钱有道" not in second
     log = (artifacts / "app-two.log").read_text(encoding="utf-8", errors="replace")
     assert "Traceback" not in log

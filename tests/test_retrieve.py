@@ -4,17 +4,15 @@ import json
 
 import pytest
 
-from rag.index.build import build_index
 from rag.retrieve import Retriever
-from tests.conftest import ROOT, SAMPLE, run_cli
+from tests.conftest import ROOT, SAMPLE, run_cli, sample_store
 
 
 @pytest.fixture(scope="module")
-def retriever(tmp_path_factory):
+def retriever(tmp_path_factory, sample_master):
     from rag.settings import load_settings
 
-    s = load_settings(env={}, store_dir=tmp_path_factory.mktemp("store"))
-    build_index(s, SAMPLE, "青石镇奇案", progress=False)
+    s = load_settings(env={}, store_dir=sample_store(sample_master, tmp_path_factory.mktemp("s") / "chroma"))
     return Retriever(s, "青石镇奇案")
 
 

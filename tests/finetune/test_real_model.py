@@ -6,18 +6,16 @@ import pytest
 
 from rag.answer import Asker
 from rag.generate.bundled import BUNDLED_CHAT
-from rag.index.build import build_index
-from tests.conftest import SAMPLE
+from tests.conftest import SAMPLE, sample_store
 
 
 @pytest.fixture(scope="module")
-def hf_settings(tmp_path_factory):
+def hf_settings(tmp_path_factory, sample_master):
     from rag.settings import load_settings
 
-    s = load_settings(env={}, store_dir=tmp_path_factory.mktemp("store"), chat_backend="transformers",
-                      chat_model=BUNDLED_CHAT, max_tokens=16, temperature=0.0, context_chars=300)
-    build_index(s, SAMPLE, "青石镇奇案", progress=False)
-    return s
+    return load_settings(env={}, store_dir=sample_store(sample_master, tmp_path_factory.mktemp("s") / "chroma"),
+                         chat_backend="transformers", chat_model=BUNDLED_CHAT, max_tokens=16, temperature=0.0,
+                         context_chars=300)
 
 
 def test_conversion_makes_a_plain_hf_folder(hf_settings):

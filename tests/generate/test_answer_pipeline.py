@@ -4,9 +4,8 @@ import numpy as np
 import pytest
 
 from rag.answer import Asker, compact_evidence
-from rag.index.build import build_index
 from rag.retrieve import Passage
-from tests.conftest import SAMPLE
+from tests.conftest import sample_store
 
 
 class FakeBackend:
@@ -31,12 +30,10 @@ class FakeBackend:
 
 
 @pytest.fixture(scope="module")
-def settings(tmp_path_factory):
+def settings(tmp_path_factory, sample_master):
     from rag.settings import load_settings
 
-    s = load_settings(env={}, store_dir=tmp_path_factory.mktemp("store"))
-    build_index(s, SAMPLE, "青石镇奇案", progress=False)
-    return s
+    return load_settings(env={}, store_dir=sample_store(sample_master, tmp_path_factory.mktemp("s") / "chroma"))
 
 
 def test_follow_up_is_rewritten_before_retrieval(settings):

@@ -7,17 +7,15 @@ import pytest
 
 from rag.answer import Answer, Asker, check_question
 from rag.errors import ShuWenError
-from rag.index.build import build_index
-from tests.conftest import SAMPLE, free_port, wait_for_server
+from tests.conftest import free_port, sample_store, wait_for_server
 
 
 @pytest.fixture(scope="module")
-def store_settings(tmp_path_factory):
+def store_settings(tmp_path_factory, sample_master):
     from rag.settings import load_settings
 
-    s = load_settings(env={}, store_dir=tmp_path_factory.mktemp("store"), max_tokens=80)
-    build_index(s, SAMPLE, "青石镇奇案", progress=False)
-    return s
+    store = sample_store(sample_master, tmp_path_factory.mktemp("s") / "chroma")
+    return load_settings(env={}, store_dir=store, max_tokens=80)
 
 
 def test_bad_questions_are_refused_before_the_model():
