@@ -36,10 +36,10 @@ def test_ask_answer_sources_and_audio_in_chromium(store):
 def test_two_readers_asking_at_once_both_get_answers(store):
     artifacts = ROOT / "test-artifacts" / "browser"
     with running_app(free_port(), {"SHUWEN_STORE_DIR": str(store)}, artifacts / "app-two.log") as url:
-        first, second = ask_together(url, ["裕丰当的东家是谁？", "沈墨白那把剑叫什么名字？"])
-    # two questions whose passages name the one answer outright (support far above the refusal threshold
-    # on every CPU measured, docs/benchmarks.md); each answer names its own entity and not the other's
-    assert "钱有道" in first and "寒汀" not in first
-    assert "寒汀" in second and "钱有道" not in second
+        first, second = ask_together(url, ["裕丰当的东家是谁？", "最后从山洞里清点出多少官银？"])
+    # two questions whose passages state the one answer outright (P(有) ≈ 0.90, far above the refusal
+    # threshold; docs/benchmarks.md); each answer names its own fact and not the other's
+    assert "钱有道" in first and "七万六千" not in first and "七十六箱" not in first
+    assert ("七万六千两" in second or "七十六箱" in second) and "钱有道" not in second
     log = (artifacts / "app-two.log").read_text(encoding="utf-8", errors="replace")
     assert "Traceback" not in log
