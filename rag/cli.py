@@ -118,7 +118,9 @@ def _eval(args: argparse.Namespace) -> int:
 
         def answer(q: str):
             res = asker.ask(q)
-            return res.answer, res.sources, res.timings, {"support": res.support}
+            # the evidence the model was shown, so losses can be put down to compaction or reading
+            return res.answer, res.sources, res.timings, {"support": res.support,
+                                                          "shown": [p.to_dict() for p in res.evidence]}
 
         report["systems"]["shuwen"] = run_eval(items, lambda q: retriever.search(q, k), k, answer,
                                                progress=not args.json)

@@ -1,5 +1,9 @@
 """`python -m rag eval`: retrieval hit@k / MRR, answer accuracy and refusal, per kind, with latency.
 
+Each wrong answer to an answerable item is put down to the first stage that lost it: retrieval (no
+retrieved passage holds an accepted answer), compaction (the passages hold one, the evidence shown to
+the model does not), refusal (shown, but the support check refused) or reading (shown, answered wrongly).
+
 Item format: ../shared/eval/README.md. Every run writes a JSON report (with one record per item, so a run
 can be re-scored) and a Markdown summary.
 """
@@ -104,6 +108,23 @@ def answer_correct(reply: str, item: dict) -> bool:
     return any(_norm(a) in r or _norm(a) in r_zh for a in item.get("answers", []))
 
 
+def _holds_answer(texts: list[str], item: dict) -> bool:
+    body = _norm("".join(texts))
+    return any(_norm(a) and _norm(a) in body for a in item.get("answers", []))
+
+
+def lost_at(item: dict, reply: str, retrieved: list[str], shown: list[str] | None) -> str:
+    """Where a wrong answer was lost: retrieval, compaction, refusal or reading (`shown` None = the passages)."""
+    if not _holds_answer(retrieved, item):
+        return "retrieval"
+    if shown is not None and not _holds_answer(shown, item):
+        return "compaction"
+    return "refusal" if is_refusal(reply) else "reading"
+
+
+LOSSES = ("retrieval", "compaction", "refusal", "reading")
+
+
 def is_refusal(reply: str) -> bool:
     """The reply says the book does not tell."""
     return bool(REFUSAL.search(to_simplified(reply)))
@@ -132,6 +153,8 @@ def summarise(records: list[dict], k: int) -> dict:
                 out["all_evidence_hit"] = round(sum(r["all_evidence_hit"] for r in multi) / len(multi), 3)
             if any("correct" in r for r in ans):
                 out["accuracy"] = round(sum(r.get("correct", False) for r in ans) / len(ans), 3)
+                for stage in LOSSES:  # counts of wrong answers by the stage that lost them
+                    out[f"lost_{stage}"] = sum(r.get("lost_at") == stage for r in ans)
         if un and any("refused" in r for r in un):
             out["refusal"] = round(sum(r.get("refused", False) for r in un) / len(un), 3)
         for key in ("retrieval_s", "first_token_s", "total_s"):
@@ -171,6 +194,9 @@ def run_eval(items: list[dict], retrieve: Callable[[str], list[Passage]], k: int
             rec["answer"] = reply
             if item["answerable"]:
                 rec["correct"] = answer_correct(reply, item)
+                if not rec["correct"]:
+                    shown = [p["text"] for p in rec["shown"]] if "shown" in rec else None
+                    rec["lost_at"] = lost_at(item, reply, [p.text for p in passages], shown)
             else:
                 rec["refused"] = is_refusal(reply)
         records.append(rec)

@@ -58,3 +58,24 @@ def test_run_eval_and_qa_errors(tmp_path):
     good = tmp_path / "good.jsonl"
     good.write_text(json.dumps(ITEM, ensure_ascii=False) + "\n", encoding="utf-8")
     assert load_qa(good)[0]["answerable"] is True
+
+
+def test_each_wrong_answer_is_put_down_to_the_stage_that_lost_it():
+    from rag.evaluate import lost_at
+
+    item = {**ITEM, "answers": ["菩提祖师"]}
+    hit, miss = "灵台方寸山，斜月三星洞，洞里有个菩提祖师", "花果山水帘洞"
+    assert lost_at(item, "是太上老君。", [miss], [miss]) == "retrieval"
+    assert lost_at(item, "是太上老君。", [miss, hit], ["斜月三星洞"]) == "compaction"
+    assert lost_at(item, "书中没有明确提到。", [hit], [hit]) == "refusal"
+    assert lost_at(item, "是须菩提。", [hit], [hit]) == "reading"
+    assert lost_at(item, "是须菩提。", [hit], None) == "reading"  # no record of what was shown: the passages
+
+    def answer(q):
+        return "是太上老君。", [P(hit, 0, len(hit))], {"total_s": 1.0}, {"shown": [P("斜月三星洞", 0, 5).to_dict()]}
+
+    rep = run_eval([item], lambda q: [], 5, answer=answer, progress=False)
+    rec, overall = rep["records"][0], rep["metrics"]["overall"]
+    assert rec["lost_at"] == "compaction" and rec["shown"][0]["text"] == "斜月三星洞"
+    assert (overall["lost_retrieval"], overall["lost_compaction"], overall["lost_refusal"],
+            overall["lost_reading"]) == (0, 1, 0, 0)
