@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from rag.cite import cite
 from rag.errors import ShuWenError
 from rag.generate.backends import DIGIT
 from rag.generate.prompter import Prompter
@@ -36,10 +37,11 @@ class Answer:
     evidence: list[Passage] = field(default_factory=list)  # the parts of the sources the model was shown
     timings: dict = field(default_factory=dict)
     support: float | None = None  # P(the evidence answers the question), when support_check ran
+    citations: list[int] = field(default_factory=list)  # chapters cited, decided from the evidence
 
     def to_dict(self) -> dict:
         return {"answer": self.answer, "sources": [p.to_dict() for p in self.sources], "timings": self.timings,
-                "support": self.support}
+                "support": self.support, "citations": self.citations}
 
 
 def keeps_follow_up(rewritten: str, question: str) -> bool:
@@ -215,6 +217,8 @@ class Asker:
             answer = self.prompter.refusal or "抱歉，无法回答这个问题。"
         res.raw = raw
         res.answer = answer or self.prompter.refusal
+        if res.answer != self.prompter.refusal:  # the chapter comes from the evidence, never the model's memory
+            res.answer, res.citations = cite(res.answer, res.standalone, res.evidence)
         res.timings["total_s"] = round(time.perf_counter() - t0, 3)
 
     def ask(self, question: str, history: list[tuple[str, str]] | None = None) -> Answer:

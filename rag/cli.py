@@ -119,7 +119,7 @@ def _eval(args: argparse.Namespace) -> int:
         def answer(q: str):
             res = asker.ask(q)
             # the evidence the model was shown, so losses can be put down to compaction or reading
-            return res.answer, res.sources, res.timings, {"support": res.support,
+            return res.answer, res.sources, res.timings, {"support": res.support, "citations": res.citations,
                                                           "shown": [p.to_dict() for p in res.evidence]}
 
         report["systems"]["shuwen"] = run_eval(items, lambda q: retriever.search(q, k), k, answer,

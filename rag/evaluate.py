@@ -155,6 +155,13 @@ def summarise(records: list[dict], k: int) -> dict:
                 out["accuracy"] = round(sum(r.get("correct", False) for r in ans) / len(ans), 3)
                 for stage in LOSSES:  # counts of wrong answers by the stage that lost them
                     out[f"lost_{stage}"] = sum(r.get("lost_at") == stage for r in ans)
+            said = [r for r in ans if "citations" in r and "answer" in r and not is_refusal(r["answer"])]
+            if said:  # answers that say something: cited at all, and cited to a chapter that holds the evidence
+                out["cited"] = round(sum(bool(r["citations"]) for r in said) / len(said), 3)
+                cited = [r for r in said if r["citations"]]
+                if cited:
+                    out["cited_right"] = round(sum(bool(set(r["citations"]) & set(r.get("chapters", [])))
+                                                   for r in cited) / len(cited), 3)
         if un and any("refused" in r for r in un):
             out["refusal"] = round(sum(r.get("refused", False) for r in un) / len(un), 3)
         for key in ("retrieval_s", "first_token_s", "total_s"):
@@ -184,6 +191,7 @@ def run_eval(items: list[dict], retrieve: Callable[[str], list[Passage]], k: int
         else:
             reply, passages, timings, *extra = answer(item["question"])
         rec = {"id": item["id"], "question": item["question"], "kind": item["kind"], "hops": item.get("hops", 1),
+               "chapters": item.get("chapter", []),
                "answerable": item["answerable"], "answers": item.get("answers", []),
                "hit_rank": first_hit_rank(passages, item) if item["answerable"] else None,
                "all_evidence_hit": all_evidence_hit(passages, item) if item["answerable"] else None,

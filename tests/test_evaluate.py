@@ -79,3 +79,18 @@ def test_each_wrong_answer_is_put_down_to_the_stage_that_lost_it():
     assert rec["lost_at"] == "compaction" and rec["shown"][0]["text"] == "斜月三星洞"
     assert (overall["lost_retrieval"], overall["lost_compaction"], overall["lost_refusal"],
             overall["lost_reading"]) == (0, 1, 0, 0)
+
+
+def test_citation_rates_count_answers_that_say_something():
+    item = {**ITEM, "chapter": [1]}
+    replies = iter([("灵台方寸山。〔第一回〕", [1]), ("灵台方寸山。〔第二回〕", [2]), ("方寸山", []),
+                    ("书中没有明确提到。", [])])
+
+    def answer(q):
+        reply, chapters = next(replies)
+        return reply, [], {"total_s": 1.0}, {"citations": chapters}
+
+    rep = run_eval([{**item, "id": str(i)} for i in range(4)], lambda q: [], 5, answer=answer, progress=False)
+    overall = rep["metrics"]["overall"]
+    assert overall["cited"] == round(2 / 3, 3)  # the refusal is not counted
+    assert overall["cited_right"] == 0.5

@@ -1,0 +1,28 @@
+"""Citations decided from the evidence the model was shown, never from the model's memory."""
+
+from rag.cite import cite, key_overlap, source_of
+from rag.retrieve import Passage
+
+
+def P(text: str, chapter: int, title: str) -> Passage:
+    return Passage(text, chapter, title, 0, len(text), 0.5, f"c{chapter}")
+
+
+EVIDENCE = [P("掌柜的姓胡，叫胡德茂，是个笑面人。", 1, "第一回 渡口"), P("便是裕丰当的东家钱有道，人称钱掌柜。", 2, "第二回 当铺")]
+
+
+def test_the_answers_new_words_pick_the_passage():
+    assert key_overlap("裕丰当的东家是钱有道。", "裕丰当的东家是谁？", EVIDENCE[1].text) == "钱有道"
+    assert key_overlap("是孙悟空。", "谁？", EVIDENCE[1].text) == ""  # one shared character is no evidence
+    assert source_of("裕丰当的东家是钱有道。", "裕丰当的东家是谁？", EVIDENCE) is EVIDENCE[1]
+    assert source_of("客栈老板是胡德茂。", "客栈老板是谁？", EVIDENCE) is EVIDENCE[0]
+
+
+def test_a_citation_from_memory_is_replaced_and_a_missing_one_added():
+    assert cite("裕丰当的东家是钱有道〔第九十回〕。", "裕丰当的东家是谁？", EVIDENCE) == ("裕丰当的东家是钱有道。〔第二回〕", [2])
+    assert cite("是胡德茂", "客栈老板叫什么？", EVIDENCE) == ("是胡德茂〔第一回〕", [1])
+
+
+def test_nothing_in_the_evidence_means_no_citation():
+    assert cite("是太上老君〔第五回〕。", "谁炼的丹？", EVIDENCE) == ("是太上老君。", [])
+    assert cite("〔第二回〕", "？", EVIDENCE) == ("〔第二回〕", [])
