@@ -35,6 +35,9 @@ def test_bundled_model_streams_a_grounded_reply(store_settings):
     t = res.timings
     assert 0 <= t["retrieval_s"] <= t["first_token_s"] <= t["total_s"]
     assert "chat_backend" not in res.answer
+    # the citation comes from the shown passage that names the answer
+    assert "钱有道" in res.answer and res.answer.endswith("〕") and res.citations
+    assert any(p.chapter == res.citations[0] and "钱有道" in p.text for p in res.evidence)
 
 
 def test_real_model_can_be_kept_from_writing_digits(store_settings):
