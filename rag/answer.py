@@ -38,10 +38,11 @@ class Answer:
     timings: dict = field(default_factory=dict)
     support: float | None = None  # P(the evidence answers the question), when support_check ran
     citations: list[int] = field(default_factory=list)  # chapters cited, decided from the evidence
+    cited_chunk: str = ""  # chunk_id of the source the citation points at (the page marks it in 出处)
 
     def to_dict(self) -> dict:
         return {"answer": self.answer, "sources": [p.to_dict() for p in self.sources], "timings": self.timings,
-                "support": self.support, "citations": self.citations}
+                "support": self.support, "citations": self.citations, "cited_chunk": self.cited_chunk}
 
 
 def keeps_follow_up(rewritten: str, question: str) -> bool:
@@ -218,7 +219,9 @@ class Asker:
         res.raw = raw
         res.answer = answer or self.prompter.refusal
         if res.answer != self.prompter.refusal:  # the chapter comes from the evidence, never the model's memory
-            res.answer, res.citations = cite(res.answer, res.standalone, res.evidence)
+            res.answer, src = cite(res.answer, res.standalone, res.evidence)
+            if src is not None:
+                res.citations, res.cited_chunk = [src.chapter], src.chunk_id
         res.timings["total_s"] = round(time.perf_counter() - t0, 3)
 
     def ask(self, question: str, history: list[tuple[str, str]] | None = None) -> Answer:

@@ -38,10 +38,10 @@ def source_of(answer: str, question: str, evidence: list[Passage]) -> Passage | 
     return best
 
 
-def cite(answer: str, question: str, evidence: list[Passage]) -> tuple[str, list[int]]:
-    """The answer with the model's own citations replaced by the evidence's, and the chapters cited."""
+def cite(answer: str, question: str, evidence: list[Passage]) -> tuple[str, Passage | None]:
+    """The answer with the model's own citations replaced by the evidence's, and the passage cited."""
     src = source_of(answer, question, evidence)
     plain = CITATION.sub("", answer).strip()
     if src is None or not plain:
-        return plain or answer, []
-    return f"{plain}〔{chapter_label(src.chapter, src.chapter_title)}〕", [src.chapter]
+        return plain or answer, None
+    return f"{plain}〔{chapter_label(src.chapter, src.chapter_title)}〕", src

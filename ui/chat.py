@@ -47,9 +47,11 @@ def render_sources(turn: dict) -> None:
     sources = turn.get("sources") or []
     if not sources:
         return
-    with st.expander(f"出处（{len(sources)} 段）"):
+    cited = next((i for i, p in enumerate(sources, 1) if p["chunk_id"] == turn.get("cited_chunk")), None)
+    with st.expander(f"出处（{len(sources)} 段" + (f"，引用第 {cited} 段）" if cited else "）")):
         for i, p in enumerate(sources, 1):
-            st.markdown(f"**[{i}] {html.escape(p['chapter_title'])}** · 原文第 {p['start']:,}–{p['end']:,} 字")
+            mark = " · **引用**" if i == cited else ""
+            st.markdown(f"**[{i}] {html.escape(p['chapter_title'])}** · 原文第 {p['start']:,}–{p['end']:,} 字{mark}")
             st.markdown(f"<div class='sw-passage'>{highlight(p['text'], _evidence_parts(turn, p['chunk_id']))}</div>",
                         unsafe_allow_html=True)
 
@@ -148,7 +150,8 @@ def answer_new(question: str, name: str, s: Settings, history: list[dict], timin
             st.error(turn["error"])
             return turn
         turn.update(standalone=res.standalone, answer=res.answer, timings=res.timings,
-                    sources=[p.to_dict() for p in res.sources], evidence=[p.to_dict() for p in res.evidence])
+                    sources=[p.to_dict() for p in res.sources], evidence=[p.to_dict() for p in res.evidence],
+                    cited_chunk=res.cited_chunk)
         show_timings(timing_box, res.timings)
         render_sources(turn)
     return turn
