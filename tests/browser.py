@@ -74,7 +74,7 @@ def ask_and_listen(url: str, question: str, screenshot: Path, timeout_s: float =
             speak.first.wait_for(timeout=ms)
             messages = page.get_by_test_id("stChatMessage")
             answer = messages.nth(1).get_by_test_id("stMarkdownContainer").first.inner_text()
-            found = re.search(r"出处（(\d+) 段）", page.get_by_test_id("stExpander").first.inner_text())
+            found = re.search(r"出处（(\d+) 段", page.get_by_test_id("stExpander").first.inner_text())
             page.get_by_test_id("stExpander").first.locator("summary").click()
             speak.first.click()
             audio = page.locator("audio[src*='/media/']")  # the page has other, empty <audio> elements
