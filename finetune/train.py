@@ -123,7 +123,7 @@ class Collator:
 def resolve_base(base: str) -> str:
     """'bundled' → the converted bundled model folder; anything else is an HF id or folder."""
     if base in ("bundled", "") or base.startswith("bundled:"):
-        from finetune.base import hf_base
+        from rag.generate.hf_convert import hf_base
         from rag.settings import load_settings
 
         return str(hf_base(load_settings().cache_dir))

@@ -167,6 +167,12 @@ def _speak(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve(args: argparse.Namespace) -> int:
+    from api.server import serve  # the HTTP layer sits over the library, like ui/ for the page
+
+    return serve(settings_from_args(args), args.host, args.port, args.allow_no_auth)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m rag", description="书问 ShuWen: ask a Chinese novel.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -235,6 +241,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="print {output, engine, voice, cached, bytes}")
     add_settings_args(s)
     s.set_defaults(func=_speak)
+    v = sub.add_parser("serve", help="serve the OpenAI-compatible HTTP API",
+                       description="OpenAI-compatible HTTP API: each built novel is a model for /v1/chat/completions; "
+                                   "also /v1/audio/speech, /v1/novels (upload, build jobs, search), /docs.")
+    v.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, loopback only)")
+    v.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    v.add_argument("--allow-no-auth", action="store_true",
+                   help="serve a non-loopback address without API keys (anyone who can reach the port may use it)")
+    gen_args(v)
+    v.set_defaults(func=_serve)
     return parser
 
 

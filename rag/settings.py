@@ -73,6 +73,13 @@ class Settings:
     tts_proxy: str = ""  # http://host:port proxy for edge-tts, when the network needs one
     tts_cache: str = ""  # folder of spoken answers; "" = <cache_dir>/tts
     upload_dir: str = ""  # novels uploaded in the page, kept for rebuilds; "" = <cache_dir>/uploads
+    # HTTP API (python -m rag serve)
+    api_keys: str = ""  # comma-separated bearer keys (env SHUWEN_API_KEYS); none = loopback only
+    cors_origins: str = ""  # comma-separated origins allowed to call the API from a browser; "" = none
+    max_request_kb: int = 64  # largest JSON body
+    max_queue: int = 16  # answers waiting for the model beyond the one being generated; more get 429
+    remote_api: str = ""  # e.g. http://127.0.0.1:8000/v1: the page answers through this `rag serve`, no model here
+    remote_api_key: str = ""  # its bearer key, when it has api_keys
     # default corpus
     corpus_dir: Path = ROOT / "corpus"
     default_novel: str = "青石镇奇案"

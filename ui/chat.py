@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import threading
 import time
 
 import streamlit as st
@@ -127,14 +128,21 @@ def answer_new(question: str, name: str, s: Settings, history: list[dict], timin
     st.chat_message("user").write(question)
     with st.chat_message("assistant"):
         try:
-            lib = resources.library(resources.store_key(s))
-            manifest = lib.require(name)
-            retr = resources.retriever(name, manifest.collection, resources.store_key(s))
-            bk = resources.backend(resources.backend_key(s))
-            asker = Asker(s, name, retriever=retr, backend=bk)
             res = Answer(question, question)
             pairs = [(t["question"], t["answer"]) for t in history if t.get("answer")][-4:]
-            lock = resources.answer_lock()
+            if s.remote_api:  # a running `rag serve` answers and queues; no model in this process
+                from rag.remote import RemoteAsker
+
+                waiting = st.empty()
+                asker = RemoteAsker(s, name, lambda n: n and waiting.caption(f"排队中：前面还有 {n} 个问题…"))
+                lock = threading.Lock()  # the server keeps the queue; nothing to wait for here
+            else:
+                lib = resources.library(resources.store_key(s))
+                manifest = lib.require(name)
+                retr = resources.retriever(name, manifest.collection, resources.store_key(s))
+                bk = resources.backend(resources.backend_key(s))
+                asker = Asker(s, name, retriever=retr, backend=bk)
+                lock = resources.answer_lock()
             if not lock.acquire(blocking=False):
                 with st.spinner("前面还有读者的问题在回答，排队中…"):
                     lock.acquire()

@@ -7,40 +7,15 @@ written and published in one step, so a failed or abandoned upload leaves every 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import re
-import unicodedata
 from pathlib import Path
 
 import streamlit as st
 
 from rag.errors import ShuWenError
+from rag.index.uploads import save_upload
+from rag.names import MAX_NAME_CHARS, check_name, name_from_filename
 from rag.settings import Settings
 from ui import resources
-
-MAX_NAME_CHARS = 60
-
-
-def safe_name(filename: str) -> str:
-    """A store name from an uploaded file name: no folders, control characters or brackets."""
-    stem = Path(filename.replace("\\", "/")).name
-    stem = stem[:-4] if stem.lower().endswith(".txt") else stem
-    stem = "".join(c for c in unicodedata.normalize("NFC", stem) if unicodedata.category(c)[0] != "C")
-    stem = re.sub(r"[《》\[\]【】<>:\"/\\|?*]", "", stem).strip(" .")
-    return stem[:MAX_NAME_CHARS] or "novel"
-
-
-def save_upload(data: bytes, filename: str, s: Settings) -> Path:
-    """Keep the uploaded bytes under uploads_dir (content-addressed), so the store can be rebuilt later."""
-    if len(data) > s.max_file_mb * 1024 * 1024:
-        raise ShuWenError(f"{filename} is {len(data) / 1e6:.1f} MB; the limit is {s.max_file_mb:g} MB (max_file_mb)")
-    s.uploads_dir.mkdir(parents=True, exist_ok=True)
-    path = s.uploads_dir / f"{hashlib.sha256(data).hexdigest()[:16]}-{safe_name(filename)}.txt"
-    if not path.exists():
-        tmp = path.with_suffix(".part")
-        tmp.write_bytes(data)
-        tmp.replace(path)
-    return path
 
 
 @st.cache_data(max_entries=8, show_spinner="正在读取与切分…")
@@ -89,8 +64,9 @@ def upload_section(s: Settings, names: list[str]) -> None:
         return
     try:
         path = save_upload(up.getvalue(), up.name, s)
-        name = st.text_input("书名", value=safe_name(up.name), max_chars=MAX_NAME_CHARS, key="upload_name").strip()
-        name = safe_name(name) if name else safe_name(up.name)
+        typed = st.text_input("书名", value=name_from_filename(up.name), max_chars=MAX_NAME_CHARS,
+                              key="upload_name").strip()
+        name = check_name(typed) if typed else name_from_filename(up.name)
         info = preview(str(path), name, s.chunk_size, s.chunk_overlap, s.t2s, s.max_file_mb)
     except ShuWenError as e:
         st.error(f"无法读取 {up.name}：{e}")

@@ -39,7 +39,7 @@ class HFChatModel(BaseChatModel):
 
         name = settings.chat_model
         if name == BUNDLED_CHAT:  # the bundled GGUF, converted once into a bf16 HF folder
-            from finetune.base import hf_base
+            from rag.generate.hf_convert import hf_base
 
             name = str(hf_base(settings.cache_dir))
         kwargs: dict[str, Any] = {"trust_remote_code": True}

@@ -15,7 +15,8 @@ import numpy as np
 
 from rag.index.embeddings import get_embeddings
 from rag.index.store import Library, Manifest, collection_prefix
-from rag.ingest import CHUNKER_VERSION, Novel, load_novel
+from rag.ingest import CHUNKER_VERSION, Novel, load_novel, novel_name
+from rag.names import check_name
 from rag.settings import Settings
 
 ProgressFn = Callable[[int, int], None]  # (done, total)
@@ -33,7 +34,8 @@ class BuildResult:
 
 
 def load_for(settings: Settings, path: Path, name: str | None = None) -> Novel:
-    """Load a novel with the chunker settings every entry point shares."""
+    """Load a novel with the chunker settings every entry point shares; its name is checked first."""
+    name = check_name(name) if name else check_name(novel_name(Path(path)))
     return load_novel(path, name, chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap,
                       max_mb=settings.max_file_mb, t2s=settings.t2s, section_chars=settings.section_chars)
 

@@ -11,8 +11,8 @@ import pytest
 
 @pytest.fixture(scope="session")
 def tokenizer_dir():
-    """The bundled GGUF's tokenizer as an HF folder, derived through finetune.base and cached like the app does."""
-    from finetune.base import gguf_tokenizer
+    """The bundled GGUF's tokenizer as an HF folder, derived through rag.generate.hf_convert and cached like the app does."""
+    from rag.generate.hf_convert import gguf_tokenizer
     from rag.settings import load_settings
 
     return gguf_tokenizer(load_settings(env={}).cache_dir)

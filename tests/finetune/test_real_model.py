@@ -19,7 +19,7 @@ def hf_settings(tmp_path_factory, sample_master):
 
 
 def test_conversion_makes_a_plain_hf_folder(hf_settings):
-    from finetune.base import hf_base
+    from rag.generate.hf_convert import hf_base
 
     out = hf_base(hf_settings.cache_dir)
     assert (out / "config.json").exists() and list(out.glob("*.safetensors"))

@@ -1,0 +1,170 @@
+"""What the routes call: novels, retrieval, answers through the model worker, speech and build jobs.
+
+Every request reads the novel's manifest from the registry, so a store rebuilt by another process (or
+another replica on the same Chroma server) is used at the next question: retrievers are cached per built
+collection, never per name.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import asdict
+from pathlib import Path
+
+from api.jobs import Jobs
+from api.worker import ModelWorker, Ticket
+from rag.answer import Answer, Asker, check_question
+from rag.errors import ShuWenError, StoreError
+from rag.index.store import Library, Manifest
+from rag.names import check_name
+from rag.retrieve import Passage, Retriever
+from rag.settings import Settings
+
+PUBLIC_MANIFEST = ("name", "chapters", "chunks", "chars", "encoding", "embedding_model", "embedding_precision",
+                   "chunk_size", "chunk_overlap", "built_at", "build_seconds")  # no server paths
+MAX_K = 50
+
+
+class NotFound(ShuWenError):
+    """An unknown novel or job (HTTP 404)."""
+
+
+class Service:
+    """The library, one model worker and the build jobs of one `rag serve` process."""
+
+    def __init__(self, settings: Settings, backend=None, library: Library | None = None):
+        self.settings = settings
+        self.library = library or Library(settings)
+        self._backend = backend
+        self._retrievers: dict[str, Retriever] = {}
+        self._lock = threading.Lock()
+        self.worker = ModelWorker(settings.max_queue, warm=self.backend)
+        self.jobs = Jobs(self._build)
+
+    def backend(self):
+        """The chat backend (loaded once, on the worker thread, before the first answer)."""
+        if self._backend is None:
+            from rag.generate.backends import get_backend
+
+            self._backend = get_backend(self.settings)
+        return self._backend
+
+    # --- novels ---------------------------------------------------------------------------------------
+    def manifests(self) -> list[Manifest]:
+        return self.library.manifests()
+
+    def manifest(self, name: str) -> Manifest:
+        m = self.library.manifest(check_name(name))
+        if m is None:
+            raise NotFound(f"no novel named {name!r}; GET /v1/models lists the novels")
+        return m
+
+    @staticmethod
+    def public(m: Manifest) -> dict:
+        return {"id": m.name, "object": "novel", **{k: v for k, v in asdict(m).items() if k in PUBLIC_MANIFEST}}
+
+    def retriever(self, name: str) -> Retriever:
+        """The retriever of the novel's current build (a rebuilt novel gets a fresh one)."""
+        m = self.manifest(name)
+        with self._lock:
+            r = self._retrievers.get(m.name)
+            if r is None or r.manifest.collection != m.collection:
+                r = self._retrievers[m.name] = Retriever(self.settings, m.name, self.library)
+            return r
+
+    def search(self, name: str, q: str, k: int) -> list[Passage]:
+        q = check_question(q)
+        if not 1 <= k <= MAX_K:
+            raise ShuWenError(f"k must be between 1 and {MAX_K}")
+        return self.retriever(name).search(q, k)
+
+    def delete(self, name: str) -> Manifest:
+        m = self.manifest(name)
+        if self.jobs.active(m.name):
+            raise Conflict(f"{m.name!r} is being built; delete it when GET /v1/jobs says the build ended")
+        self.library.delete(m.name)
+        with self._lock:
+            self._retrievers.pop(m.name, None)
+        return m
+
+    def _build(self, path: Path, name: str, rebuild: bool, progress: Callable[[int, int], None]) -> dict:
+        from rag.index.build import build_index
+
+        res = build_index(self.settings, path, name, rebuild=rebuild, progress=progress, library=self.library)
+        return {**self.public(res.manifest), "embedded": res.embedded, "reused": res.reused,
+                "up_to_date": res.up_to_date}
+
+    # --- answers --------------------------------------------------------------------------------------
+    def ask(self, name: str, question: str, history: list[tuple[str, str]], result: Answer,
+            temperature: float | None = None, max_tokens: int | None = None) -> Ticket:
+        """Queue an answer; its pieces come from the ticket, and `result` is complete when they end."""
+        question = check_question(question)
+        retriever = self.retriever(name)  # 404 now, not after the queue
+        settings = self.settings.replace(temperature=temperature, max_tokens=max_tokens)
+
+        def work() -> Iterator[str]:
+            asker = Asker(settings, retriever.manifest.name, retriever, self.backend())
+            yield from asker.stream(question, history, result)
+
+        return self.worker.submit(work)
+
+    def ready(self) -> tuple[bool, str]:
+        """Whether answers can be served now, and why not."""
+        if not self.worker.ready.is_set():
+            return False, "the chat model is loading"
+        if self.worker.warm_error is not None:
+            return False, "the chat model is not available"
+        try:
+            self.library.manifests()
+        except StoreError:
+            return False, "the store is not reachable"
+        return True, "ready"
+
+
+class Conflict(ShuWenError):
+    """The request clashes with work in progress (HTTP 409)."""
+
+
+def shuwen_info(res: Answer, ticket: Ticket) -> dict:
+    """The `shuwen` object of a reply: what the answer was built from and how long each step took."""
+    return {"answer": res.answer, "standalone_question": res.standalone,
+            "sources": [p.to_dict() for p in res.sources], "evidence": [p.to_dict() for p in res.evidence],
+            "support": res.support, "citations": res.citations, "cited_chunk": res.cited_chunk,
+            "timings": {**res.timings, "queue_s": ticket.queue_s}, "queue_position": ticket.position}
+
+
+def speech(settings: Settings, text: str, voice: str | None, fmt: str) -> tuple[bytes, str]:
+    """(audio bytes, media type) of `text` read aloud, through the page's engines and cache.
+
+    `voice` may be an edge-tts voice (zh-CN-…) or `espeak`; OpenAI's voice names (alloy, …) get the default.
+    """
+    from rag.speak import speak
+
+    if fmt not in {"mp3", "wav"}:
+        raise ShuWenError(f"response_format must be mp3 or wav, not {fmt!r}")
+    if voice == "espeak":
+        settings = settings.replace(tts_engine="espeak")
+    elif voice and voice.startswith(("zh-", "en-")):
+        settings = settings.replace(tts_voice=voice)
+    mp3 = speak(text, settings).read()
+    if fmt == "mp3":
+        return mp3, "audio/mpeg"
+    return mp3_to_wav(mp3), "audio/wav"
+
+
+def mp3_to_wav(mp3: bytes) -> bytes:
+    """16-bit PCM WAV of an MP3 (miniaudio decodes without ffmpeg)."""
+    import io
+    import wave
+
+    import miniaudio
+
+    snd = miniaudio.decode(mp3, output_format=miniaudio.SampleFormat.SIGNED16)
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(snd.nchannels)
+        w.setsampwidth(2)
+        w.setframerate(snd.sample_rate)
+        w.writeframes(snd.samples.tobytes())
+    return buf.getvalue()
