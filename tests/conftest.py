@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -74,3 +75,21 @@ def wait_for_server(proc: subprocess.Popen, probe, what: str, tries: int = 240) 
             time.sleep(0.5)
     proc.kill()
     pytest.fail(f"{what} did not start")
+
+
+@contextlib.contextmanager
+def chroma_run(path: Path):
+    """A real `chroma run` server over `path` on a free loopback port; yields the port."""
+    import chromadb
+
+    port = free_port()
+    exe = Path(sys.executable).with_name("chroma")
+    proc = subprocess.Popen([str(exe) if exe.exists() else shutil.which("chroma"), "run", "--path", str(path),
+                             "--host", "127.0.0.1", "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_server(proc, lambda: chromadb.HttpClient(host="127.0.0.1", port=port).heartbeat(), "chroma server")
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

@@ -1,32 +1,18 @@
 """The http backend against a real `chroma run` server on 127.0.0.1."""
 
-import shutil
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
 from rag.errors import StoreError
 from rag.index.build import build_index
 from rag.index.store import Library
 from rag.retrieve import vector_search
-from tests.conftest import SAMPLE, free_port, wait_for_server
+from tests.conftest import SAMPLE, chroma_run, free_port
 
 
 @pytest.fixture
 def chroma_server(tmp_path):
-    port = free_port()
-    exe = Path(sys.executable).with_name("chroma")
-    proc = subprocess.Popen([str(exe) if exe.exists() else shutil.which("chroma"), "run", "--path",
-                             str(tmp_path / "server-data"), "--host", "127.0.0.1", "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    import chromadb
-
-    wait_for_server(proc, lambda: chromadb.HttpClient(host="127.0.0.1", port=port).heartbeat(), "chroma server")
-    yield port
-    proc.terminate()
-    proc.wait(timeout=20)
+    with chroma_run(tmp_path / "server-data") as port:
+        yield port
 
 
 def test_build_and_retrieve_through_the_server(settings, chroma_server):
