@@ -47,6 +47,8 @@ class ChatRequest(BaseModel):
     temperature: float | None = Field(None, ge=0, le=2)
     max_tokens: int | None = Field(None, ge=1, le=2048)
     max_completion_tokens: int | None = Field(None, ge=1, le=2048)
+    read_to: str | None = Field(None, max_length=20, description="spoiler guard: how far the reader has read "
+                                "(第20回, 20 or 40%); only that part of the book answers")
 
 
 class SpeechRequest(BaseModel):
@@ -191,7 +193,8 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
         question, history = conversation(req.messages)
         name = svc.manifest(req.model).name
         res = Answer(question, question)
-        ticket = svc.ask(name, question, history, res, req.temperature, req.max_tokens or req.max_completion_tokens)
+        ticket = svc.ask(name, question, history, res, req.temperature, req.max_tokens or req.max_completion_tokens,
+                         req.read_to)
         cid = shapes.completion_id()
         if not req.stream:
             try:

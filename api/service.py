@@ -20,6 +20,7 @@ from rag.index.store import Library, Manifest
 from rag.names import check_name
 from rag.retrieve import Passage, Retriever
 from rag.settings import Settings
+from rag.spoiler import parse_read_to
 
 PUBLIC_MANIFEST = ("name", "chapters", "chunks", "chars", "encoding", "embedding_model", "embedding_precision",
                    "chunk_size", "chunk_overlap", "built_at", "build_seconds")  # no server paths
@@ -97,11 +98,12 @@ class Service:
 
     # --- answers --------------------------------------------------------------------------------------
     def ask(self, name: str, question: str, history: list[tuple[str, str]], result: Answer,
-            temperature: float | None = None, max_tokens: int | None = None) -> Ticket:
+            temperature: float | None = None, max_tokens: int | None = None, read_to: str | None = None) -> Ticket:
         """Queue an answer; its pieces come from the ticket, and `result` is complete when they end."""
         question = check_question(question)
+        parse_read_to(read_to)  # 400 now, not after the queue
         retriever = self.retriever(name)  # 404 now, not after the queue
-        settings = self.settings.replace(temperature=temperature, max_tokens=max_tokens)
+        settings = self.settings.replace(temperature=temperature, max_tokens=max_tokens, read_to=read_to)
 
         def work() -> Iterator[str]:
             asker = Asker(settings, retriever.manifest.name, retriever, self.backend())
@@ -131,6 +133,7 @@ def shuwen_info(res: Answer, ticket: Ticket) -> dict:
     return {"answer": res.answer, "standalone_question": res.standalone,
             "sources": [p.to_dict() for p in res.sources], "evidence": [p.to_dict() for p in res.evidence],
             "support": res.support, "citations": res.citations, "cited_chunk": res.cited_chunk,
+            "not_yet": res.not_yet,
             "timings": {**res.timings, "queue_s": ticket.queue_s}, "queue_position": ticket.position}
 
 

@@ -16,6 +16,7 @@ from rag.generate.prompter import Prompter
 from rag.generate.repair import complete_numbers, repair
 from rag.retrieve import Passage, Retriever
 from rag.settings import Settings
+from rag.spoiler import NOT_YET, cutoff, parse_read_to
 
 MAX_QUESTION_CHARS = 500
 _SENTENCE = re.compile(r"[^。！？!?…\n]+[。！？!?…]*[”’」』]?")
@@ -39,10 +40,12 @@ class Answer:
     support: float | None = None  # P(the evidence answers the question), when support_check ran
     citations: list[int] = field(default_factory=list)  # chapters cited, decided from the evidence
     cited_chunk: str = ""  # chunk_id of the source the citation points at (the page marks it in 出处)
+    not_yet: bool = False  # the spoiler guard held the answer back: the book tells it after `read_to`
 
     def to_dict(self) -> dict:
         return {"answer": self.answer, "sources": [p.to_dict() for p in self.sources], "timings": self.timings,
-                "support": self.support, "citations": self.citations, "cited_chunk": self.cited_chunk}
+                "support": self.support, "citations": self.citations, "cited_chunk": self.cited_chunk,
+                "not_yet": self.not_yet}
 
 
 def keeps_follow_up(rewritten: str, question: str) -> bool:
@@ -134,6 +137,16 @@ class Asker:
         self.retriever = retriever or Retriever(settings, name)
         self.prompter = Prompter(settings.prompt_template)
         self._backend = backend
+        self.read_to = parse_read_to(settings.read_to)
+
+    @property
+    def max_seq(self) -> int | None:
+        """The last readable chunk position under the spoiler guard (None: the whole book)."""
+        if self.read_to is None:
+            return None
+        if not hasattr(self, "_max_seq"):
+            self._max_seq = cutoff(self.read_to, self.retriever.positions())
+        return self._max_seq
 
     @property
     def backend(self):
@@ -164,26 +177,42 @@ class Asker:
         res.question = question
         res.standalone = self.standalone(question, history or [])
         t1 = time.perf_counter()
-        res.sources = self.retriever.search(res.standalone, self.settings.k)
+        res.sources = self.retriever.search(res.standalone, self.settings.k, max_seq=self.max_seq)
         res.timings["retrieval_s"] = round(time.perf_counter() - t1, 3)
-        emb, lex = self.retriever.emb, self.retriever.lexical()
-        res.evidence = compact_evidence(res.standalone, res.sources, lambda q: emb.embed_queries([q])[0],
-                                        emb.embed_passages, lex.tokenizer().tokens, lex.idf(),
-                                        self.settings.context_chars)
+        res.evidence = self.compact(res.standalone, res.sources)
         return self.prompter.messages(self.name, res.standalone, res.evidence, self.settings.allow_model_knowledge)
+
+    def compact(self, question: str, passages: list[Passage]) -> list[Passage]:
+        emb, lex = self.retriever.emb, self.retriever.lexical()
+        return compact_evidence(question, passages, lambda q: emb.embed_queries([q])[0], emb.embed_passages,
+                                lex.tokenizer().tokens, lex.idf(), self.settings.context_chars)
+
+    def support(self, question: str, evidence: list[Passage]) -> float | None:
+        """The model's P(the evidence answers the question), or None when the check cannot run."""
+        if (not self.settings.support_check or self.settings.allow_model_knowledge or not self.prompter.refusal
+                or not evidence):
+            return None
+        messages = self.prompter.check(self.name, question, evidence)
+        choice_probs = getattr(self.backend, "choice_probs", None)  # a duck-typed backend may lack it
+        if messages is None or choice_probs is None:
+            return None
+        yes = self.prompter.check_choices[0]
+        return round(choice_probs(messages, self.prompter.check_choices)[yes], 4)
 
     def unsupported(self, res: Answer) -> bool:
         """Whether the model judges that the evidence does not answer the question (support_check)."""
-        if (not self.settings.support_check or self.settings.allow_model_knowledge or not self.prompter.refusal
-                or not res.evidence):
+        res.support = self.support(res.standalone, res.evidence)
+        return res.support is not None and res.support < self.settings.support_threshold
+
+    def told_later(self, res: Answer) -> bool:
+        """Spoiler guard: whether the book answers the question after the reader's cut (one more support check)."""
+        if self.max_seq is None:
             return False
-        messages = self.prompter.check(self.name, res.standalone, res.evidence)
-        choice_probs = getattr(self.backend, "choice_probs", None)  # a duck-typed backend may lack it
-        if messages is None or choice_probs is None:
+        later = self.retriever.search(res.standalone, self.settings.k)
+        if not any(p.chunk_id not in {s.chunk_id for s in res.sources} for p in later):
             return False
-        yes = self.prompter.check_choices[0]
-        res.support = round(choice_probs(messages, self.prompter.check_choices)[yes], 4)
-        return res.support < self.settings.support_threshold
+        support = self.support(res.standalone, self.compact(res.standalone, later))
+        return support is not None and support >= self.settings.support_threshold
 
     def stream(self, question: str, history: list[tuple[str, str]] | None = None,
                result: Answer | None = None) -> Iterator[str]:
@@ -193,9 +222,12 @@ class Asker:
         t0 = time.perf_counter()
         res = result if result is not None else Answer(question, question)
         messages = self.prepare(question, history, res)
-        if self.unsupported(res):  # the passages do not hold the answer: say so, without generating
+        if not res.sources and self.max_seq is not None or self.unsupported(res):
+            # the passages do not hold the answer: say so without generating; or, under the spoiler guard,
+            # that the book tells it later (never what it tells)
+            res.not_yet = self.max_seq is not None and self.told_later(res)
             res.timings["first_token_s"] = round(time.perf_counter() - t0, 3)
-            res.answer = res.raw = self.prompter.refusal
+            res.answer = res.raw = NOT_YET if res.not_yet else self.prompter.refusal
             yield res.answer
             res.timings["total_s"] = res.timings["first_token_s"]
             return

@@ -91,6 +91,16 @@ def _chat(args: argparse.Namespace) -> int:
         history.append((q, res.answer))
 
 
+def _cut(settings, name: str, retriever, report: dict) -> int | None:
+    """The spoiler guard's last readable chunk for `settings.read_to` (recorded in the report)."""
+    from rag.spoiler import cutoff, parse_read_to
+
+    cut = cutoff(parse_read_to(settings.read_to), retriever.positions())
+    if cut is not None:
+        report["read_to"] = settings.read_to
+    return cut
+
+
 def _eval(args: argparse.Namespace) -> int:
     from rag.evaluate import closed_book_answerer, load_qa, markdown, run_eval
     from rag.retrieve import Retriever
@@ -108,22 +118,27 @@ def _eval(args: argparse.Namespace) -> int:
         report["systems"]["closed-book"] = run_eval(items, lambda q: [], k, closed_book_answerer(settings, name),
                                                     progress=not args.json)
     elif args.retrieval_only:
+        cut = _cut(settings, name, retriever, report)
         for mode in args.modes.split(","):
-            res = run_eval(items, lambda q, m=mode: retriever.search(q, k, m), k, progress=not args.json)
+            res = run_eval(items, lambda q, m=mode: retriever.search(q, k, m, cut), k, progress=not args.json,
+                           read_end=retriever.readable_end(cut))
             report["systems"][f"shuwen-{mode}"] = res
     else:
         from rag.answer import Asker
 
         asker = Asker(settings, name, retriever)
+        if asker.max_seq is not None:
+            report["read_to"] = settings.read_to
 
         def answer(q: str):
             res = asker.ask(q)
             # the evidence the model was shown, so losses can be put down to compaction or reading
             return res.answer, res.sources, res.timings, {"support": res.support, "citations": res.citations,
-                                                          "shown": [p.to_dict() for p in res.evidence]}
+                                                          "shown": [p.to_dict() for p in res.evidence],
+                                                          "not_yet": res.not_yet}
 
         report["systems"]["shuwen"] = run_eval(items, lambda q: retriever.search(q, k), k, answer,
-                                               progress=not args.json)
+                                               progress=not args.json, read_end=retriever.readable_end(asker.max_seq))
     if args.baseline:
         from rag.baseline import REFERENCE_K, ReferenceAsker
 
@@ -199,6 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--temperature", type=float)
         p.add_argument("--max-tokens", type=int)
         p.add_argument("--prompt-template", help="template name in rag/generate/prompts or a JSON path")
+        p.add_argument("--read-to", help="spoiler guard: answer only from the book up to here (第20回, 20 or 40%%)")
         add_settings_args(p)
 
     a = sub.add_parser("ask", help="answer a question from the book, with sources",
@@ -226,6 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--baseline", action="store_true",
                    help="also evaluate the reference-style pipeline (LangChain splitter, vector k=4, its prompt)")
     e.add_argument("--out", help="report folder (default eval-reports/)")
+    e.add_argument("--read-to", help="spoiler guard: items whose evidence lies later must get the not-yet reply")
     e.add_argument("--json", action="store_true", help="print the metrics as JSON")
     add_settings_args(e)
     e.set_defaults(func=_eval)

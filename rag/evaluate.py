@@ -19,6 +19,7 @@ from pathlib import Path
 from rag.errors import BadInputError
 from rag.ingest.decode import to_simplified
 from rag.retrieve import Passage
+from rag.spoiler import NOT_YET
 
 REFUSAL = re.compile(r"书中(并)?没有|书里(并)?没有|原文(中)?(并)?没有|没有(提到|提及|说明|写到|交代|记载)|未(提到|提及|说明|写到|交代|记载)"
                      r"|不知道|无法(回答|确定|得知)|没有相关|不得而知|并未")
@@ -141,8 +142,9 @@ def summarise(records: list[dict], k: int) -> dict:
     """Metrics over records, overall and per kind."""
 
     def block(rs: list[dict]) -> dict:
+        later = [r for r in rs if r.get("beyond_read_to")]
         ans = [r for r in rs if r["answerable"]]
-        un = [r for r in rs if not r["answerable"]]
+        un = [r for r in rs if not r["answerable"] and not r.get("beyond_read_to")]
         out: dict = {"items": len(rs)}
         if ans:
             out[f"hit@{k}"] = round(sum(r["hit_rank"] is not None for r in ans) / len(ans), 3)
@@ -164,6 +166,10 @@ def summarise(records: list[dict], k: int) -> dict:
                                                    for r in cited) / len(cited), 3)
         if un and any("refused" in r for r in un):
             out["refusal"] = round(sum(r.get("refused", False) for r in un) / len(un), 3)
+        if later and any("held_back" in r for r in later):  # spoiler guard: answers told after read_to
+            out["beyond_read_to"] = len(later)
+            out["held_back"] = round(sum(r["held_back"] for r in later) / len(later), 3)
+            out["spoiled"] = sum(r["spoiled"] for r in later)
         for key in ("retrieval_s", "first_token_s", "total_s"):
             vals = [r["timings"][key] for r in rs if r["timings"].get(key) is not None]
             if vals:
@@ -175,9 +181,19 @@ def summarise(records: list[dict], k: int) -> dict:
     return {"overall": block(records), "by_kind": {kd: block([r for r in records if r["kind"] == kd]) for kd in kinds}}
 
 
+def beyond(item: dict, read_end: int | None) -> bool:
+    """Spoiler guard: whether the item's evidence starts after the reader's readable part of the book."""
+    offs = item.get("evidence_offsets") or []
+    return read_end is not None and bool(offs) and max(a for a, _ in offs) >= read_end
+
+
 def run_eval(items: list[dict], retrieve: Callable[[str], list[Passage]], k: int,
-             answer: Answerer | None = None, progress: bool = True) -> dict:
-    """Evaluate retrieval (and answers when `answer` is given) on every item."""
+             answer: Answerer | None = None, progress: bool = True, read_end: int | None = None) -> dict:
+    """Evaluate retrieval (and answers when `answer` is given) on every item.
+
+    With the spoiler guard on (`read_end`), answerable items whose evidence lies later are scored apart:
+    the right reply holds the answer back (`held_back`), and one that names it anyway is `spoiled`.
+    """
     from tqdm import tqdm
 
     records = []
@@ -198,6 +214,12 @@ def run_eval(items: list[dict], retrieve: Callable[[str], list[Passage]], k: int
                "retrieved": [p.to_dict() for p in passages], "timings": timings}
         if extra:  # e.g. the support check's P(yes), so a run can be re-scored at any threshold
             rec.update(extra[0])
+        if item["answerable"] and beyond(item, read_end):
+            rec.update(answerable=False, beyond_read_to=True, hit_rank=None, all_evidence_hit=None)
+            if reply is not None:
+                rec.update(answer=reply, held_back=reply.startswith(NOT_YET[:6]), spoiled=answer_correct(reply, item))
+            records.append(rec)
+            continue
         if reply is not None:
             rec["answer"] = reply
             if item["answerable"]:

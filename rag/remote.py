@@ -32,6 +32,8 @@ class RemoteAsker:
         messages = [m for q, a in (history or []) for m in ({"role": "user", "content": q},
                                                              {"role": "assistant", "content": a})]
         body = {"model": self.name, "stream": True, "messages": messages + [{"role": "user", "content": question}]}
+        if self.settings.read_to:
+            body["read_to"] = self.settings.read_to
         headers = {"Authorization": f"Bearer {self.settings.remote_api_key}"} if self.settings.remote_api_key else {}
         try:
             with httpx.stream("POST", self.url, json=body, headers=headers,
@@ -72,3 +74,4 @@ def _fill(res: Answer, info: dict) -> None:
     res.evidence = [Passage(**p) for p in info.get("evidence", [])]
     res.support, res.citations = info.get("support"), info.get("citations", [])
     res.cited_chunk, res.timings = info.get("cited_chunk", ""), dict(info.get("timings", {}))
+    res.not_yet = bool(info.get("not_yet"))

@@ -74,10 +74,34 @@ class Retriever:
             self._ids, self._matrix = got["ids"], np.asarray(got["embeddings"], np.float32)
         return self._matrix @ np.asarray(self.emb.embed_query(question), np.float32)
 
-    def _vector_ranking(self, question: str, n: int, sims: np.ndarray | None = None) -> list[tuple[str, float]]:
-        """(chunk_id, cosine similarity) of the top-n chunks, without fetching their text."""
+    def _vector_ranking(self, question: str, n: int, sims: np.ndarray | None = None,
+                        max_seq: int | None = None) -> list[tuple[str, float]]:
+        """(chunk_id, cosine similarity) of the top-n chunks (up to `max_seq`), without fetching their text."""
         sims = self._similarities(question) if sims is None else sims
-        return [(self._ids[i], float(sims[i])) for i in np.argsort(-sims, kind="stable")[:n]]
+        if max_seq is not None:
+            sims = np.where(self._readable(self._ids, max_seq), sims, -np.inf)
+        return [(self._ids[i], float(sims[i])) for i in np.argsort(-sims, kind="stable")[:n] if sims[i] > -np.inf]
+
+    def positions(self) -> list[tuple[int, int, int]]:
+        """(seq, chapter number, chapter_index) of every chunk: where each stands in the book (spoiler guard)."""
+        if not hasattr(self, "_positions"):
+            got = self.collection.get(include=["metadatas"])
+            self._seq = {i: int(m["seq"]) for i, m in zip(got["ids"], got["metadatas"])}
+            self._ends = {int(m["seq"]): int(m["end"]) for m in got["metadatas"]}
+            self._positions = [(int(m["seq"]), int(m["chapter"]), int(m["chapter_index"])) for m in got["metadatas"]]
+        return self._positions
+
+    def readable_end(self, max_seq: int | None) -> int | None:
+        """The book offset where the readable part ends (None: the whole book)."""
+        if max_seq is None:
+            return None
+        self.positions()
+        return max((e for seq, e in self._ends.items() if seq <= max_seq), default=0)
+
+    def _readable(self, ids: list[str], max_seq: int) -> np.ndarray:
+        """Which of `ids` stand at or before `max_seq` in the book."""
+        self.positions()
+        return np.array([self._seq.get(i, 1 << 62) <= max_seq for i in ids], bool)
 
     def _chapter_ranking(self, question: str, sims: np.ndarray, lex: LexicalIndex, n: int) -> list[str]:
         """Chunks by vector similarity plus how well their whole chapter matches the question (BM25).
@@ -96,12 +120,13 @@ class Retriever:
         score = z(sims) + self.settings.chapter_weight * z(chap)
         return [self._ids[i] for i in np.argsort(-score, kind="stable")[:n]]
 
-    def vector(self, question: str, n: int) -> list[Passage]:
-        """Top-n by cosine similarity (score = 1 − cosine distance)."""
+    def vector(self, question: str, n: int, max_seq: int | None = None) -> list[Passage]:
+        """Top-n by cosine similarity (score = 1 − cosine distance), up to `max_seq` in the book."""
         if not self._exact:  # big stores: Chroma's approximate HNSW search
-            hits = self.store.similarity_search_with_score(question, k=n)
+            where = {"seq": {"$lte": max_seq}} if max_seq is not None else None
+            hits = self.store.similarity_search_with_score(question, k=n, filter=where)
             return [_passage(doc.page_content, doc.metadata, 1.0 - dist) for doc, dist in hits]
-        ranking = self._vector_ranking(question, n)
+        ranking = self._vector_ranking(question, n, max_seq=max_seq)
         data = self._fetch([cid for cid, _ in ranking])
         return [_passage(*data[cid], sim) for cid, sim in ranking]
 
@@ -130,26 +155,35 @@ class Retriever:
         got = self.collection.get(ids=ids, include=["documents", "metadatas"])
         return {i: (d, m) for i, d, m in zip(got["ids"], got["documents"], got["metadatas"])}
 
-    def search(self, question: str, k: int | None = None, mode: str | None = None) -> list[Passage]:
-        """Top-k passages; `mode` is hybrid (RRF of vector, BM25, neighbour-window BM25 and chapter-aware), vector or bm25."""
+    def search(self, question: str, k: int | None = None, mode: str | None = None,
+               max_seq: int | None = None) -> list[Passage]:
+        """Top-k passages; `mode` is hybrid (RRF of vector, BM25, neighbour-window BM25 and chapter-aware), vector or
+        bm25; `max_seq` keeps only passages up to that point of the book (the spoiler guard)."""
         k = k or self.settings.k
         mode = mode or self.settings.retrieval_mode
         n = max(self.settings.candidates, k)
         if mode == "vector":
-            return self.vector(question, k)
+            return self.vector(question, k, max_seq)
         lex = self.lexical()
-        lexical_ids = [lex.chunk_ids[i] for i in lex.rank(question, "chunks", n)]
+        # with a cut, rank everything and drop what lies beyond it: the top n must be n readable chunks
+        pool = n if max_seq is None else len(lex.chunk_ids)
+
+        def readable(ids: list[str]) -> list[str]:
+            return ids[:n] if max_seq is None else [i for i, ok in zip(ids, self._readable(ids, max_seq)) if ok][:n]
+
+        lexical_ids = readable([lex.chunk_ids[i] for i in lex.rank(question, "chunks", pool)])
         if mode == "bm25":
             rankings = [lexical_ids]
         else:
-            window_ids = [lex.chunk_ids[i] for i in lex.rank(question, "windows", n)]
+            window_ids = readable([lex.chunk_ids[i] for i in lex.rank(question, "windows", pool)])
             if self._exact:
                 sims = self._similarities(question)
-                rankings = [[cid for cid, _ in self._vector_ranking(question, n, sims)], lexical_ids, window_ids]
+                rankings = [[cid for cid, _ in self._vector_ranking(question, n, sims, max_seq)], lexical_ids,
+                            window_ids]
                 if self.settings.chapter_weight > 0:
-                    rankings.append(self._chapter_ranking(question, sims, lex, n))
+                    rankings.append(readable(self._chapter_ranking(question, sims, lex, pool)))
             else:
-                rankings = [[p.chunk_id for p in self.vector(question, n)], lexical_ids, window_ids]
+                rankings = [[p.chunk_id for p in self.vector(question, n, max_seq)], lexical_ids, window_ids]
         # the chapter-aware list counts double: measured best on 西游记 and the sample (docs/benchmarks.md)
         fused = rrf(rankings, self.settings.rrf_k, [1.0, 1.0, 1.0, 2.0][: len(rankings)])[:k]
         data = self._fetch([cid for cid, _ in fused])

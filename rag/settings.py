@@ -63,6 +63,7 @@ class Settings:
     support_threshold: float = 0.76  # refuse below this P(yes); the accuracy-neutral point on 西游记 (docs/benchmarks.md)
     allow_model_knowledge: bool = False  # the reference fell back to the model's own knowledge
     answer_t2s: bool = False  # normalise answers to Simplified Chinese
+    read_to: str = ""  # spoiler guard: how far the reader has read (第12回, 12, 40%); "" = the whole book
     book_numbers: bool = True  # no Arabic digits in answers when the prompt has none: copy the book's 三千六百
     # speech
     tts_engine: str = "auto"  # auto (edge-tts, then espeak-ng) | edge | espeak
@@ -149,6 +150,9 @@ def load_settings(config: Path | None = None, env: dict[str, str] | None = None,
         raise ShuWenError(f"embedding_precision must be auto, int8 or fp32, not {s.embedding_precision!r}")
     if s.retrieval_mode not in {"hybrid", "vector", "bm25"}:
         raise ShuWenError(f"retrieval_mode must be hybrid, vector or bm25, not {s.retrieval_mode!r}")
+    from rag.spoiler import parse_read_to
+
+    parse_read_to(s.read_to)  # one clear error now, not at the first question
     if not 0 <= s.chunk_overlap < s.chunk_size:
         raise ShuWenError("chunk_overlap must be ≥ 0 and smaller than chunk_size")
     return s

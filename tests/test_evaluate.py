@@ -94,3 +94,18 @@ def test_citation_rates_count_answers_that_say_something():
     overall = rep["metrics"]["overall"]
     assert overall["cited"] == round(2 / 3, 3)  # the refusal is not counted
     assert overall["cited_right"] == 0.5
+
+
+def test_spoiler_guard_scores_later_items_apart():
+    from rag.spoiler import NOT_YET
+
+    early = {**ITEM, "id": "early", "question": "早"}
+    late = {**ITEM, "id": "late", "question": "晚", "evidence_offsets": [[9000, 9005]]}
+    leaked = {**ITEM, "id": "leaked", "question": "漏", "evidence_offsets": [[100, 105], [9000, 9005]]}
+    replies = {"早": "灵台方寸山。", "晚": NOT_YET, "漏": "在灵台方寸山。"}
+    rep = run_eval([early, late, leaked], lambda q: [], 5, progress=False, read_end=5000,
+                   answer=lambda q: (replies[q], [P("灵台方寸山", 0, 5)], {}))
+    o = rep["metrics"]["overall"]
+    assert o["accuracy"] == 1.0 and o["hit@5"] == 1.0  # only the item the reader can already know counts
+    assert o["beyond_read_to"] == 2 and o["held_back"] == 0.5 and o["spoiled"] == 1
+    assert run_eval([late], lambda q: [], 5, progress=False)["metrics"]["overall"]["hit@5"] == 0.0  # no guard

@@ -10,6 +10,7 @@ import streamlit as st
 
 from rag.errors import ShuWenError
 from rag.settings import Settings
+from rag.spoiler import parse_read_to
 from ui import resources
 
 EDGE_VOICES = {
@@ -101,6 +102,13 @@ def sidebar(s: Settings, names: list[str]) -> tuple[str, Settings]:
     name = sb.selectbox("小说", names, index=default, key="novel")
     if sb.button("🆕 新对话", help="清空当前小说的对话记录"):
         st.session_state.setdefault("chats", {})[name] = []
+    read_to = sb.text_input("读到（防剧透）", value=s.read_to, key=f"read_to-{name}", placeholder="全书",
+                            help="只用你读过的章回回答，例如 第20回、20 或 40%；留空表示全书")
+    try:
+        parse_read_to(read_to)
+    except ShuWenError as e:
+        sb.error(f"读到：{e}")
+        read_to = ""
     k = sb.slider("检索段落数 k", 1, 10, s.k, key="k")
     temperature = sb.slider("温度", 0.0, 1.0, float(s.temperature), 0.05, key="temperature")
     voices = list(EDGE_VOICES)
@@ -109,7 +117,7 @@ def sidebar(s: Settings, names: list[str]) -> tuple[str, Settings]:
                          key="voice", help=f"在线 edge-tts；离线时用 espeak-ng（{s.espeak_voice}）")
     model = s.chat_model.removeprefix("bundled:")
     sb.caption(f"模型：`{s.chat_backend}` · `{model}`" + (f" + `{s.adapter}`" if s.adapter else ""))
-    return name, s.replace(k=k, temperature=temperature, tts_voice=voice)
+    return name, s.replace(k=k, temperature=temperature, tts_voice=voice, read_to=read_to.strip())
 
 
 def show_timings(box, timings: dict) -> None:

@@ -17,8 +17,8 @@ class FakeBackend:
 
     name, model_id = "fake", "fake"
 
-    def __init__(self, reply: str = "裕丰当的东家是钱有道。", support: float = 0.9):
-        self.reply, self.support = reply, support
+    def __init__(self, reply: str = "裕丰当的东家是钱有道。", support: float = 0.9, needs: str | None = None):
+        self.reply, self.support, self.needs = reply, support, needs  # needs: "supported" only with this text
         self.gate = threading.Event()
         self.gate.set()
         self.started = threading.Event()
@@ -33,7 +33,9 @@ class FakeBackend:
         return ""  # a rewrite the pipeline rejects: it asks with the previous question in front
 
     def choice_probs(self, messages, choices):
-        return {choices[0]: self.support, choices[1]: 1 - self.support}
+        held = self.needs is None or self.needs in "".join(m["content"] for m in messages)
+        p = self.support if held else 0.1
+        return {choices[0]: p, choices[1]: 1 - p}
 
 
 @contextmanager

@@ -267,6 +267,21 @@ def test_model_that_fails_to_load_is_503_not_ready(api_settings):
         assert events[-1] == "data: [DONE]"
 
 
+def test_read_to_holds_back_a_later_answer(api_settings):
+    from rag.spoiler import NOT_YET
+
+    app, _ = make_app(api_settings, FakeBackend(reply="清点出七万六千两。", needs="七万六千"))
+    body = {"model": NOVEL, "messages": [{"role": "user", "content": "最后从山洞里清点出多少官银？"}]}
+    with serving(app) as base:
+        r = httpx.post(base + "/v1/chat/completions", json={**body, "read_to": "第三回"}, timeout=120).json()
+        assert r["choices"][0]["message"]["content"] == NOT_YET and r["shuwen"]["not_yet"]
+        assert all(p["chapter"] <= 3 for p in r["shuwen"]["sources"])
+        r = httpx.post(base + "/v1/chat/completions", json=body, timeout=120).json()
+        assert "七万六千两" in r["choices"][0]["message"]["content"] and not r["shuwen"]["not_yet"]
+        r = httpx.post(base + "/v1/chat/completions", json={**body, "read_to": "soon"})
+        assert r.status_code == 400 and "read_to" in error_of(r)["message"]
+
+
 def test_serve_refuses_an_open_address_without_keys_and_has_help():
     out = run_cli("-m", "rag", "serve", "--host", "0.0.0.0", "--port", "1", env={"SHUWEN_API_KEYS": ""})
     assert out.returncode == 2 and "without API keys" in out.stderr and "Traceback" not in out.stderr
