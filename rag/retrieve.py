@@ -38,6 +38,17 @@ def _passage(text: str, meta: dict, score: float) -> Passage:
                    chunk_id=str(meta["chunk_id"]))
 
 
+def _distinct(passages: list[Passage], k: int) -> list[Passage]:
+    """The first k passages with distinct text: a chapter posted twice must not fill two of the k places."""
+    seen: set[str] = set()
+    out = []
+    for p in passages:
+        if p.text not in seen:
+            seen.add(p.text)
+            out.append(p)
+    return out[:k]
+
+
 def rrf(rankings: list[list[str]], k: int = 60, weights: list[float] | None = None) -> list[tuple[str, float]]:
     """Reciprocal rank fusion of several ranked id lists (optionally weighted), best first."""
     scores: dict[str, float] = collections.defaultdict(float)
@@ -126,9 +137,9 @@ class Retriever:
             where = {"seq": {"$lte": max_seq}} if max_seq is not None else None
             hits = self.store.similarity_search_with_score(question, k=n, filter=where)
             return [_passage(doc.page_content, doc.metadata, 1.0 - dist) for doc, dist in hits]
-        ranking = self._vector_ranking(question, n, max_seq=max_seq)
+        ranking = self._vector_ranking(question, 2 * n, max_seq=max_seq)
         data = self._fetch([cid for cid, _ in ranking])
-        return [_passage(*data[cid], sim) for cid, sim in ranking]
+        return _distinct([_passage(*data[cid], sim) for cid, sim in ranking], n)
 
     def lexical(self) -> LexicalIndex:
         """The BM25 index of this store, cached on disk per built collection."""
@@ -185,9 +196,9 @@ class Retriever:
             else:
                 rankings = [[p.chunk_id for p in self.vector(question, n, max_seq)], lexical_ids, window_ids]
         # the chapter-aware list counts double: measured best on 西游记 and the sample (docs/benchmarks.md)
-        fused = rrf(rankings, self.settings.rrf_k, [1.0, 1.0, 1.0, 2.0][: len(rankings)])[:k]
+        fused = rrf(rankings, self.settings.rrf_k, [1.0, 1.0, 1.0, 2.0][: len(rankings)])[: 2 * k]
         data = self._fetch([cid for cid, _ in fused])
-        return [_passage(*data[cid], score) for cid, score in fused if cid in data]
+        return _distinct([_passage(*data[cid], score) for cid, score in fused if cid in data], k)
 
 
 def vector_search(settings: Settings, name: str, question: str, k: int | None = None,

@@ -116,18 +116,23 @@ def _build(settings: Settings, path: Path, novel: Novel, rebuild: bool, progress
 
     update, close = (None, lambda: None)
     if progress is True and todo:
-        update, close = _tqdm_progress(len(todo))
+        update, close = _tqdm_progress(len({c.text for c in todo}))
     elif callable(progress):
         update = progress
     vectors = dict(reuse)
+    # web novels repost chapters word for word: a text is embedded once, its copies share the vector
+    same: dict[str, list[str]] = {}
+    for c in todo:
+        same.setdefault(c.text, []).append(c.chunk_id)
     try:
         # similar lengths together: less padding per batch
-        order = sorted(todo, key=lambda c: len(c.text))
+        order = sorted(same, key=len)
         step = max(32, settings.embedding_batch_size * 4)
         for s in range(0, len(order), step):
             batch = order[s : s + step]
-            for c, v in zip(batch, emb.embed_passages([c.text for c in batch])):
-                vectors[c.chunk_id] = v
+            for text, v in zip(batch, emb.embed_passages(batch)):
+                for cid in same[text]:
+                    vectors[cid] = v
             if update:
                 update(min(s + step, len(order)), len(order))
     finally:

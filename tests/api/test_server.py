@@ -181,6 +181,31 @@ def test_failed_build_is_a_failed_job_and_the_library_is_untouched(url):
     assert r.status_code == 400 and "empty" in error_of(r)["message"]
 
 
+def test_delete_while_building_is_409_and_the_job_reports_progress(api_settings):
+    import threading
+
+    app, svc = make_app(api_settings)
+    gate, seen = threading.Event(), threading.Event()
+
+    def held_build(path, name, rebuild, progress):  # the real build, held at its start
+        progress(0, 32)
+        seen.set()
+        gate.wait(60)
+        return svc._build(path, name, rebuild, progress)
+
+    svc.jobs._build = held_build
+    with serving(app) as base:
+        r = httpx.post(base + "/v1/novels", files={"file": ("青石镇奇案.txt", SAMPLE.read_bytes())})
+        assert r.status_code == 202 and seen.wait(30)
+        job = httpx.get(base + r.headers["location"]).json()
+        assert job["status"] == "running" and job["progress"] == {"done": 0, "total": 32, "fraction": 0.0}
+        d = httpx.delete(f"{base}/v1/novels/{NOVEL}")
+        assert d.status_code == 409 and "being built" in error_of(d)["message"]
+        gate.set()
+        assert wait_job(base, job["id"])["result"]["up_to_date"]  # same file: nothing to embed
+        assert httpx.get(f"{base}/v1/novels/{NOVEL}").status_code == 200
+
+
 def test_speech_mp3_and_wav(url, client):
     mp3 = client.audio.speech.create(model="shuwen-tts", voice="alloy", input="裕丰当的东家是钱有道〔第二回〕。")
     data = mp3.read()

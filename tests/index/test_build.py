@@ -117,3 +117,19 @@ def test_concurrent_builds_leave_one_complete_store(settings, novel_copy):
     assert not errors
     m = Library(settings).require("样书")
     assert Library(settings).collection(m).count() == m.chunks
+
+
+def test_a_chapter_posted_twice_is_embedded_once_and_retrieved_once(settings, tmp_path):
+    from rag.retrieve import Retriever
+
+    text = SAMPLE.read_text(encoding="utf-8")
+    second = text[text.index("第二回") : text.index("第三回")]
+    book = tmp_path / "网文.txt"  # web-novel style: the same chapter posted again later, word for word
+    book.write_text(text[: text.index("第三回")] + second.replace("第二回", "第二回（重发）", 1) +
+                    text[text.index("第三回") :], encoding="utf-8")
+    res = build_index(settings, book, "网文", progress=False)
+    ids = Library(settings).collection(res.manifest).get()["ids"]
+    assert len(ids) == len(set(ids)) == res.manifest.chunks  # every copy stored under its own id
+    hits = Retriever(settings, "网文").search("裕丰当的东家是谁？", 5)
+    texts = [h.text for h in hits]
+    assert len(hits) == 5 and len(set(texts)) == 5 and any("钱有道" in t for t in texts)

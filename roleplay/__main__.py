@@ -1,0 +1,5 @@
+import sys
+
+from roleplay.cli import main
+
+sys.exit(main())

@@ -1,0 +1,203 @@
+"""Speak as a character: the book's passages about what is asked, the character's own lines nearest to it
+(the ChatHaruhi method), the card's persona and fired lore entries, then the chat model in that voice.
+
+A character whose card names no novel (a new character, not in any book) is driven by the card alone.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from rag.errors import BadInputError
+from rag.generate.prompter import chapter_label, load_template
+from rag.generate.repair import repair
+from rag.retrieve import Passage
+from rag.settings import Settings
+from roleplay import store
+from roleplay.card import active_lore, names, normalize, shuwen, substitute
+from roleplay.lines import own_lines
+
+TEMPLATES = Path(__file__).parent / "prompts"
+MAX_LINES = 400  # own lines kept per character (embedded once, cached beside the card)
+USER = "你"
+
+
+@dataclass
+class Reply:
+    """A character's reply and what it was built from."""
+
+    text: str = ""
+    passages: list[Passage] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)
+    lore: list[str] = field(default_factory=list)
+    timings: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"text": self.text, "passages": [p.to_dict() for p in self.passages], "lines": self.lines,
+                "lore": self.lore, "timings": self.timings}
+
+
+def examples(card: dict, char: str, user: str = USER) -> str:
+    """mes_example's <START> blocks as plain dialogue, macros substituted."""
+    raw = card["data"]["mes_example"]
+    blocks = [b.strip() for b in re.split(r"<START>", raw, flags=re.I) if b.strip()]
+    return "\n\n".join(substitute(b, char, user) for b in blocks)
+
+
+class Character:
+    """One card, its book (when it has one) and the chat backend."""
+
+    def __init__(self, settings: Settings, card: dict, backend=None, retriever=None, template: str = "roleplay"):
+        self.settings = settings
+        self.card = normalize(card)
+        self.name = self.card["data"]["name"]
+        self.novel = shuwen(self.card)["novel"]
+        self.template = load_template(template, TEMPLATES, {"system", "user", "tasks", "view"})
+        self._backend, self._retriever = backend, retriever
+        self._asker = None
+
+    # --- the book ------------------------------------------------------------------------------------
+    @property
+    def asker(self):
+        """The novel's Asker: its retriever, evidence compaction and spoiler guard (None without a novel)."""
+        if self._asker is None and self.novel:
+            from rag.answer import Asker
+
+            self._asker = Asker(self.settings, self.novel, self._retriever, self._backend)
+        return self._asker
+
+    @property
+    def backend(self):
+        if self._backend is None:
+            from rag.generate.backends import get_backend
+
+            self._backend = get_backend(self.settings)
+        return self._backend
+
+    def passages(self, query: str) -> list[Passage]:
+        """Compact passages of the book about `query` (up to the reader's read_to), or none without a book."""
+        if self.asker is None:
+            return []
+        found = self.asker.retriever.search(query, self.settings.k, max_seq=self.asker.max_seq)
+        return self.asker.compact(query, found)
+
+    def lines(self) -> tuple[list[dict], np.ndarray]:
+        """The character's own lines and their vectors: extracted and embedded once, then read from disk."""
+        cached = store.load_lines(self.settings, self.novel, self.name) if self.novel else None
+        if cached is not None:
+            return cached
+        if self.asker is None:
+            return [], np.zeros((0, 1), np.float32)
+        from rag.index.build import load_for
+
+        m = self.asker.retriever.manifest
+        book = load_for(self.settings, Path(m.source_path), m.name)
+        found = [ln.to_dict() for ln in own_lines(book.original, names(self.card)) if 6 <= len(ln.text) <= 120]
+        if len(found) > MAX_LINES:  # spread over the whole book, not only its first chapters
+            step = len(found) / MAX_LINES
+            found = [found[int(i * step)] for i in range(MAX_LINES)]
+        vecs = np.asarray(self.asker.retriever.emb.embed_passages([x["text"] for x in found]), np.float32) \
+            if found else np.zeros((0, 1), np.float32)
+        store.save_lines(self.settings, self.novel, self.name, found, vecs)
+        return found, vecs
+
+    def nearest_lines(self, query: str, n: int = 4) -> list[str]:
+        """The character's own lines most like `query` (read_to respected)."""
+        found, vecs = self.lines()
+        if not found:
+            return []
+        cut = self.asker.retriever.readable_end(self.asker.max_seq) if self.asker else None
+        keep = [i for i, x in enumerate(found) if cut is None or x["start"] < cut]
+        if not keep:
+            return []
+        q = np.asarray(self.asker.retriever.emb.embed_queries([query])[0], np.float32)
+        sims = vecs[keep] @ q
+        return [found[keep[i]]["text"] for i in np.argsort(-sims, kind="stable")[:n]]
+
+    # --- prompts -------------------------------------------------------------------------------------
+    def messages(self, message: str, history: list[tuple[str, str]] | None = None,
+                 reply: Reply | None = None, query: str | None = None) -> list[dict]:
+        """Chat messages for the character's next reply to `message`."""
+        reply = reply if reply is not None else Reply()
+        t, d, sw = self.template, self.card["data"], shuwen(self.card)
+        recent = " ".join([q + a for q, a in (history or [])[-2:]] + [message])
+        query = query or f"{self.name} {message}"
+        reply.passages = self.passages(query)
+        reply.lines = self.nearest_lines(message)
+        reply.lore = [substitute(e["content"], self.name, USER) for e in active_lore(self.card, recent)]
+        empty = t.get("empty", "")
+
+        def sub(x: str) -> str:
+            return substitute(x, self.name, USER).strip() or empty
+
+        system = t["system"].format(
+            novel=self.novel or "（书外）", char=self.name, user=USER, self_ref=sw.get("self_ref") or "我",
+            identity=sub(sw.get("identity", "")), description=sub(d["description"]),
+            personality=sub(d["personality"]), scenario=sub(d["scenario"]), lore="；".join(reply.lore) or empty,
+            lines="\n".join(t.get("line", "{text}").format(text=x) for x in reply.lines) or empty,
+            passages="\n".join(t.get("passage", "{text}").format(text=p.text, chapter_label=chapter_label(
+                p.chapter, p.chapter_title)) for p in reply.passages) or empty)
+        if d["system_prompt"].strip():  # the card's own system prompt wins; {{original}} keeps ours inside it
+            system = substitute(d["system_prompt"].replace("{{original}}", system), self.name, USER)
+        if ex := examples(self.card, self.name):
+            system += "\n" + t.get("examples_header", "{examples}").format(examples=ex)
+        out = [{"role": "system", "content": system}]
+        for q, a in (history or [])[-6:]:
+            out += [{"role": "user", "content": q}, {"role": "assistant", "content": a}]
+        last = t["user"].format(message=message)
+        if d["post_history_instructions"].strip():
+            last += "\n" + substitute(d["post_history_instructions"].replace("{{original}}", ""), self.name, USER)
+        return out + [{"role": "user", "content": last}]
+
+    def task(self, task: str, topic: str = "", extra: str = "") -> str:
+        """The message of one of the seven tasks (介绍 故事 信 聊天 时间 关于 了解)."""
+        tasks = self.template["tasks"]
+        if task not in tasks:
+            raise BadInputError(f"task must be one of {', '.join(tasks)}, not {task!r}")
+        return tasks[task]["prompt"].format(topic=topic or "随便什么", extra=extra, user=USER).strip()
+
+    def view_of(self, other: dict | str, extra: str = "") -> tuple[str, str]:
+        """(message, retrieval query) for this character's view of another one (a card or a name)."""
+        other_names = names(normalize(other)) if isinstance(other, dict) else [other]
+        return self.template["view"].format(other=other_names[0], extra=extra).strip(), \
+            f"{self.name} {' '.join(other_names[:3])}"
+
+    # --- speaking ------------------------------------------------------------------------------------
+    def stream(self, message: str, history: list[tuple[str, str]] | None = None, reply: Reply | None = None,
+               query: str | None = None) -> Iterator[str]:
+        """Reply pieces as generated; `reply` is filled in when the stream ends."""
+        from rag.answer import check_question
+
+        message = check_question(message)
+        reply = reply if reply is not None else Reply()
+        t0 = time.perf_counter()
+        messages = self.messages(message, history, reply, query)
+        backend = self.backend
+        raw = ""
+        for piece in backend.stream(messages, self.settings.max_tokens, self.settings.temperature):
+            if "first_token_s" not in reply.timings:
+                reply.timings["first_token_s"] = round(time.perf_counter() - t0, 3)
+            raw += piece
+            yield piece
+        reply.text = self.clean(raw)
+        reply.timings["total_s"] = round(time.perf_counter() - t0, 3)
+
+    def clean(self, raw: str) -> str:
+        """The reply without a speaker prefix (孙悟空：) or a turn the model wrote for the user."""
+        text = repair(raw, self.settings.answer_t2s)
+        text = re.split(rf"\n\s*(?:{re.escape(USER)}|用户|User)\s*[：:]", text)[0]
+        for n in names(self.card):
+            text = re.sub(rf"^\s*{re.escape(n)}\s*[：:]\s*", "", text)
+        return text.strip()
+
+    def say(self, message: str, history: list[tuple[str, str]] | None = None, query: str | None = None) -> Reply:
+        reply = Reply()
+        for _ in self.stream(message, history, reply, query):
+            pass
+        return reply

@@ -1,0 +1,158 @@
+"""`python -m roleplay …`: draft, import, export and list character cards; chat as a character, run a task,
+or ask one character's view of another."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from rag.errors import BadInputError, run_main
+from rag.settings import add_settings_args, settings_from_args
+from roleplay import store
+from roleplay.card import read_card, shuwen, write_card
+
+
+def _settings(args: argparse.Namespace):
+    return settings_from_args(args)
+
+
+def _draft(args: argparse.Namespace) -> int:
+    from roleplay.draft import draft_card
+
+    s = _settings(args)
+    aliases = [a.strip() for a in (args.aliases or "").split(",") if a.strip()]
+    card, report = draft_card(s, args.novel, args.name, aliases, args.self_ref or "", not args.no_model)
+    path = store.save(s, card)
+    print(json.dumps({"card": str(path), **report}, ensure_ascii=False) if args.json else
+          f"{path}: {report['lines']} own lines; aliases {', '.join(report['aliases']) or '—'}; edit it, then chat")
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    s = _settings(args)
+    card = read_card(args.file)
+    if args.novel:
+        shuwen(card)["novel"] = args.novel
+    print(store.save(s, card))
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    s = _settings(args)
+    out = Path(args.out)
+    if out.suffix.lower() not in {".json", ".png"}:
+        raise BadInputError("--out must end in .json or .png")
+    image = Path(args.image).read_bytes() if args.image else None
+    print(write_card(store.load(s, args.novel, args.name), out, image))
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    for name in store.list_names(_settings(args), args.novel):
+        print(name)
+    return 0
+
+
+def _chat(args: argparse.Namespace) -> int:
+    from roleplay.chat import Character, Reply
+
+    s = _settings(args)
+    who = Character(s, store.load(s, args.novel, args.name))
+    query = None
+    if args.view:
+        other = args.view
+        try:
+            other = store.load(s, args.novel, args.view)
+        except BadInputError:
+            pass  # a name without a card is fine: the book still has passages about both
+        message, query = who.view_of(other, args.extra or "")
+    elif args.task:
+        message = who.task(args.task, args.topic or "", args.extra or "")
+    else:
+        message = args.message
+    if message:
+        reply = Reply()
+        for piece in who.stream(message, None, reply, query):
+            if not args.json:
+                print(piece, end="", flush=True)
+        print(json.dumps(reply.to_dict(), ensure_ascii=False, indent=1) if args.json else "")
+        return 0
+    history: list[tuple[str, str]] = []
+    print(f"《{who.novel or '书外'}》· {who.name} — 说话后回车；/quit 退出", flush=True)
+    while True:
+        try:
+            q = input("你：").strip()
+        except (EOFError, KeyboardInterrupt):
+            print()
+            return 0
+        if q in {"/quit", "/exit"}:
+            return 0
+        if not q:
+            continue
+        reply = Reply()
+        print(f"{who.name}：", end="", flush=True)
+        for piece in who.stream(q, history, reply):
+            print(piece, end="", flush=True)
+        print(flush=True)
+        history.append((q, reply.text))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m roleplay", description="书问 roleplay: the book's characters speak.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    def common(x: argparse.ArgumentParser, name: bool = True) -> None:
+        x.add_argument("--novel", required=True, help="the novel (store) the character belongs to")
+        if name:
+            x.add_argument("--name", required=True, help="the character's name, e.g. 孙悟空")
+        add_settings_args(x)
+
+    d = sub.add_parser("draft", help="draft a card from the book (model summary + own lines)",
+                       description="Draft a Character Card V2 from the novel's passages and the character's lines.")
+    common(d)
+    d.add_argument("--aliases", help="comma-separated other names the book uses, e.g. 悟空,行者,大圣")
+    d.add_argument("--self-ref", help="how the character says 'I', e.g. 俺老孙")
+    d.add_argument("--no-model", action="store_true", help="no model summary: only lines, aliases and passages")
+    d.add_argument("--json", action="store_true")
+    d.set_defaults(func=_draft)
+
+    i = sub.add_parser("import", help="import a card (.json or SillyTavern .png)", description="Import a card.")
+    i.add_argument("file", type=Path)
+    i.add_argument("--novel", help="attach the card to this novel (default: the card's extensions.shuwen.novel)")
+    add_settings_args(i)
+    i.set_defaults(func=_import)
+
+    e = sub.add_parser("export", help="export a card as .json or .png", description="Export a card.")
+    common(e)
+    e.add_argument("--out", required=True, help="file to write (.json or .png)")
+    e.add_argument("--image", help="PNG picture to carry the card (default: a plain one)")
+    e.set_defaults(func=_export)
+
+    l_ = sub.add_parser("list", help="the characters of a novel", description="List the cards of a novel.")
+    common(l_, name=False)
+    l_.set_defaults(func=_list)
+
+    c = sub.add_parser("chat", help="talk with a character (one message, a task, a view, or interactive)",
+                       description="Chat as the character, grounded in the book's passages and own lines.")
+    common(c)
+    c.add_argument("message", nargs="?", help="one message (interactive when left out)")
+    c.add_argument("--task", help="one of 介绍 故事 信 聊天 时间 关于 了解")
+    c.add_argument("--topic", help="the task's topic (故事 信 聊天 时间 关于)")
+    c.add_argument("--extra", help="extra information for the task or view")
+    c.add_argument("--view", help="this character's view of another character (a name)")
+    c.add_argument("--read-to", help="spoiler guard: only the book up to here (第20回, 20 or 40%%)")
+    c.add_argument("--temperature", type=float, default=0.7, help="sampling temperature (default 0.7)")
+    c.add_argument("--json", action="store_true", help="print the reply with its passages and lines as JSON")
+    c.set_defaults(func=_chat)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return run_main(args.func, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,63 @@
+"""A character's own lines: quoted speech the book attributes to their name or an alias (行者笑道：“……”).
+
+These are what the ChatHaruhi method shows the model to style a reply: a few of the character's original
+lines, the ones nearest to what is being asked.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+
+_VERBS = "道|说|叫道|笑道|骂道|问道|喝道|答道|叹道|哭道|喜道|怒道|应道|叫|云|曰"
+_QUOTE = re.compile(r"“([^“”]{2,300})”")
+MAX_GAP = 8  # characters allowed between the speaker and 道 (闻言, 笑嘻嘻的, 上前)
+# what may stand right before the speaker's name: punctuation, a line start, or a word that ends a clause;
+# anything else means the name is the tail of another one (惠岸行者道 is not 行者 speaking) or is spoken to
+# (八戒向行者道, 谢了行者道)
+_BEFORE = set("，。！？；：、\n 　”』」…—") | set("那这又便却只就因正忽是也但乃遂即时")
+
+
+@dataclass
+class Line:
+    """One quoted line and where it stands."""
+
+    speaker: str  # the name or alias the book used
+    text: str
+    start: int  # offset of the quote in the book's text
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def speaker_pattern(names: list[str]) -> re.Pattern:
+    """`NAME …道：“` for any of `names` (longest first, so 孙行者 wins over 行者)."""
+    alts = "|".join(re.escape(n) for n in sorted(set(names), key=len, reverse=True) if n)
+    # the gap may hold one clause after a verb of hearing (行者闻言，道); any other comma could hand the line to
+    # someone else (行者闭着眼乱摸，八戒笑道)
+    gap = rf"(?:[^“”。！？\n：:，]{{0,{MAX_GAP}}}?|(?:闻言|闻之|闻说|听了|听得|听说|见了|见说)，[^“”。！？\n：:，]{{0,{MAX_GAP}}}?)"
+    return re.compile(rf"({alts}){gap}(?:{_VERBS})[：:]\s*“")
+
+
+def own_lines(text: str, names: list[str], min_chars: int = 4) -> list[Line]:
+    """Every line the book attributes to one of `names`, in reading order (a line longer than 300 is skipped)."""
+    if not any(names):
+        return []
+    out = []
+    for m in speaker_pattern(names).finditer(text):
+        if m.start() > 0 and text[m.start() - 1] not in _BEFORE:
+            continue
+        q = _QUOTE.match(text, m.end() - 1)
+        if q and len(q.group(1)) >= min_chars:
+            out.append(Line(m.group(1), q.group(1).strip(), q.start()))
+    return out
+
+
+def speakers(text: str, top: int = 50) -> list[tuple[str, int]]:
+    """Who speaks most (the 1–4 characters right before …道：“), for drafting cards and aliases."""
+    from collections import Counter
+
+    counts: Counter = Counter()
+    for m in re.finditer(rf"([\u4e00-\u9fff]{{2,4}}?)(?:闻言|笑嘻嘻的|上前|连忙|大惊|又)?(?:{_VERBS})[：:]\s*“", text):
+        counts[m.group(1)] += 1
+    return counts.most_common(top)
