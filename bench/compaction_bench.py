@@ -3,7 +3,7 @@
     python bench/compaction_bench.py --name 西游记 --qa ../shared/eval/xiyouji-public.jsonl [--store DIR]
 
 No chat model: a proxy for answer accuracy that costs seconds. context_chars comes from the settings
-(e.g. SHUWEN_CONTEXT_CHARS=600).
+(e.g. SHUWEN_CONTEXT_CHARS=600, SHUWEN_KIND_BONUS=2).
 """
 
 from __future__ import annotations
@@ -40,11 +40,11 @@ def main() -> int:
         sources = r.search(item["question"], s.k)
         t = time.perf_counter()
         ev = compact_evidence(item["question"], sources, lambda q: emb.embed_queries([q])[0], emb.embed_passages,
-                              lex.tokenizer().tokens, lex.idf(), s.context_chars)
+                              lex.tokenizer().tokens, lex.idf(), s.context_chars, s.kind_bonus)
         secs.append(time.perf_counter() - t)
         text = _norm("".join(p.text for p in ev))
         found += any(_norm(a) in text for a in item["answers"])
-    print(f"{args.name} context_chars={s.context_chars}: answer in evidence {found}/{len(items)}, "
+    print(f"{args.name} context_chars={s.context_chars} kind_bonus={s.kind_bonus}: answer in evidence {found}/{len(items)}, "
           f"compaction p50 {statistics.median(secs):.3f} s")
     return 0
 

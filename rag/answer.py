@@ -85,8 +85,30 @@ def _windows(spans: list[tuple[int, int]], max_chars: int = 160, max_sentences: 
     return out
 
 
+# what a question asks for, and what a window holding that kind of answer looks like: a 多少 question needs a
+# window with a number, a 哪里 question one with a place name
+_ASKS = [
+    ("number", re.compile(r"多少|几[个只年天日岁次位人件匹株斤里丈尺两张把箱口头条座间]|多大|多远|多重|多长|多久|哪一年|第几")),
+    ("place", re.compile(r"哪里|哪儿|何处|什么地方|哪座|哪个(?:国|山|洞|寺|城|府|县|村|地方|庄)|在哪|住在")),
+]
+_LOOKS = {
+    "number": re.compile(r"[零〇一二三四五六七八九十百千万两]{2,}|[一二三四五六七八九十两半][个只年天日岁次位人件匹株斤里丈尺张把箱口头条座间]|\d+"),
+    "place": re.compile(r"[\u4e00-\u9fff]{1,4}?(?:山|洞|寺|国|城|府|县|村|河|岭|庄|宫|殿|江|湖|海|州|镇|关|峡|亭|渡|岛|院|观|庙|桥|坡|林)"),
+}
+
+
+def asks_for(question: str) -> str | None:
+    """The kind of answer a question wants (number, place), when its wording says so."""
+    return next((kind for kind, pat in _ASKS if pat.search(question)), None)
+
+
+def has_kind(piece: str, kind: str | None, question: str) -> bool:
+    """Whether `piece` holds something of `kind` that the question itself does not already say."""
+    return kind is not None and any(m.group() not in question for m in _LOOKS[kind].finditer(piece))
+
+
 def compact_evidence(question: str, passages: list[Passage], embed_query, embed_passages, tokens, idf: dict,
-                     budget: int) -> list[Passage]:
+                     budget: int, kind_bonus: float = 0.0) -> list[Passage]:
     """The sentence windows that best match the question within `budget` characters.
 
     A window scores the idf of the question words it contains plus its embedding similarity, minus a little
@@ -102,6 +124,7 @@ def compact_evidence(question: str, passages: list[Passage], embed_query, embed_
     q = np.asarray(embed_query(question), np.float64)
     first = np.cumsum([0] + [len(x) for x in sents])  # row of each passage's first sentence in `flat`
     words = set(tokens(question))
+    kind = asks_for(question) if kind_bonus else None
     cands, scores = [], []
     for r, spans in enumerate(sents):
         text = passages[r].text
@@ -111,7 +134,8 @@ def compact_evidence(question: str, passages: list[Passage], embed_query, embed_
             sim = float(v @ q) / (float(np.linalg.norm(v)) or 1.0)
             piece = text[a:b]
             cands.append((r, a, b))
-            scores.append(sum(idf.get(w, 0.0) for w in words if w in piece) + 5.0 * sim - 0.3 * r)
+            scores.append(sum(idf.get(w, 0.0) for w in words if w in piece) + 5.0 * sim - 0.3 * r
+                          + (kind_bonus if has_kind(piece, kind, question) else 0.0))
     chosen: dict[int, list[tuple[int, int]]] = {}
     used = 0
     for i in sorted(range(len(cands)), key=lambda i: -scores[i]):
@@ -185,7 +209,8 @@ class Asker:
     def compact(self, question: str, passages: list[Passage]) -> list[Passage]:
         emb, lex = self.retriever.emb, self.retriever.lexical()
         return compact_evidence(question, passages, lambda q: emb.embed_queries([q])[0], emb.embed_passages,
-                                lex.tokenizer().tokens, lex.idf(), self.settings.context_chars)
+                                lex.tokenizer().tokens, lex.idf(), self.settings.context_chars,
+                                self.settings.kind_bonus)
 
     def support(self, question: str, evidence: list[Passage]) -> float | None:
         """The model's P(the evidence answers the question), or None when the check cannot run."""

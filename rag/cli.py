@@ -95,7 +95,8 @@ def _cut(settings, name: str, retriever, report: dict) -> int | None:
     """The spoiler guard's last readable chunk for `settings.read_to` (recorded in the report)."""
     from rag.spoiler import cutoff, parse_read_to
 
-    cut = cutoff(parse_read_to(settings.read_to), retriever.positions())
+    read_to = parse_read_to(settings.read_to)
+    cut = cutoff(read_to, retriever.positions()) if read_to else None
     if cut is not None:
         report["read_to"] = settings.read_to
     return cut

@@ -136,7 +136,12 @@ def active_lore(card: dict, recent: str) -> list[dict]:
 
 def read_card(source: Path | bytes) -> dict:
     """A card from a .json or .png file (or its bytes)."""
-    data = Path(source).read_bytes() if isinstance(source, (str, Path)) else bytes(source)
+    if isinstance(source, (str, Path)):
+        if not Path(source).is_file():
+            raise BadInputError(f"no such card file: {source}")
+        data = Path(source).read_bytes()
+    else:
+        data = bytes(source)
     if len(data) > MAX_CARD_BYTES:
         raise BadInputError(f"the card file is {len(data) / 1e6:.1f} MB; the limit is {MAX_CARD_BYTES // 1e6:g} MB")
     if data.startswith(PNG_MAGIC):

@@ -96,6 +96,25 @@ def test_compaction_keeps_the_matching_sentence_within_budget():
     assert "b" in [p.chunk_id for p in out]
 
 
+def test_kind_bonus_prefers_the_window_with_what_is_asked():
+    from rag.answer import asks_for, has_kind
+
+    assert asks_for("蟠桃园一共有多少株蟠桃树？") == "number" and asks_for("他住在哪里？") == "place"
+    assert asks_for("孙悟空的师父是谁？") is None
+    assert has_kind("共有三千六百株。", "number", "多少株？") and not has_kind("他来了。", "number", "多少？")
+    assert not has_kind("花果山。", "place", "花果山在哪里？")  # a place the question already names is no answer
+    passages = [Passage("园中的蟠桃树长得茂盛。土地说前面是蟠桃树。", 1, "第五回", 0, 30, 0.9, "a"),
+                Passage("土地道：前面有一千二百株。", 1, "第五回", 40, 60, 0.8, "b")]
+
+    def embed(texts):
+        return np.ones((len(texts), 2)) / np.sqrt(2)
+
+    args = ("蟠桃树有多少株？", passages, lambda q: np.array([1.0, 0.0]), embed, lambda q: ["蟠桃树"], {"蟠桃树": 5.0})
+    plain = "".join(p.text for p in compact_evidence(*args, budget=14))
+    typed = "".join(p.text for p in compact_evidence(*args, budget=14, kind_bonus=6.0))
+    assert "一千二百" not in plain and "一千二百株" in typed
+
+
 def test_unsupported_evidence_is_refused_without_generating(settings):
     fake = FakeBackend(reply="钱有道。", support=0.1)
     res = Asker(settings, "青石镇奇案", backend=fake).ask("沈墨白的师父叫什么名字？")

@@ -1,0 +1,75 @@
+"""Speaking as a character (roleplay/chat.py) on the real sample store; the chat model is a fake at the boundary."""
+
+import pytest
+
+from rag.errors import BadInputError
+from roleplay import store
+from roleplay.card import new_card
+from roleplay.chat import Character
+from tests.roleplay.conftest import detective
+
+
+class Fake:
+    """Records the prompt; replies as the character and then (wrongly) as the user."""
+
+    def __init__(self, reply: str = "沈墨白：在下正是沈墨白。\n你：那好。"):
+        self.reply, self.prompts = reply, []
+
+    def stream(self, messages, max_tokens=None, temperature=None, no_digits=False):
+        self.prompts.append(messages)
+        yield from (self.reply[i:i + 3] for i in range(0, len(self.reply), 3))
+
+    def complete(self, messages, max_tokens=None, temperature=None):
+        return "".join(self.stream(messages))
+
+
+def test_reply_is_grounded_styled_and_in_character(rp_settings):
+    fake = Fake()
+    who = Character(rp_settings, detective(), backend=fake)
+    reply = who.say("你的剑叫寒汀吗？", history=[("你好", "在下有礼。")])
+    assert reply.text == "在下正是沈墨白。"  # no speaker prefix, no turn written for the user
+    system, *turns = fake.prompts[0]
+    assert system["role"] == "system" and "沈墨白" in system["content"] and "“在下”" in system["content"]
+    assert "SECRET-NOTE" not in str(fake.prompts) and "{{char}}" not in str(fake.prompts)
+    assert "寒汀是沈墨白的剑。" in system["content"] and reply.lore == ["寒汀是沈墨白的剑。"]  # lore fired by key
+    assert reply.passages and all(p.text in system["content"] for p in reply.passages)
+    assert any("寒汀" in p.text for p in reply.passages)  # the book's passages about what was asked
+    assert len(reply.lines) == 4 and all(f"「{x}」" in system["content"] for x in reply.lines)
+    assert [t["role"] for t in turns] == ["user", "assistant", "user"] and turns[-1]["content"].endswith("回答要短。")
+    assert store.load_lines(rp_settings, "青石镇奇案", "沈墨白")[0]  # own lines cached beside the card
+
+
+def test_tasks_views_and_new_characters(rp_settings):
+    who = Character(rp_settings, detective(), backend=Fake("好。"))
+    for task in ["介绍", "故事", "信", "聊天", "时间", "关于", "了解"]:
+        msg = who.task(task, "雨夜", "多说些药材")
+        assert msg and "{" not in msg and "多说些药材" in msg
+    with pytest.raises(BadInputError, match="task must be one of"):
+        who.task("唱歌")
+    message, query = who.view_of(new_card("钱有道", shuwen={"aliases": ["钱掌柜"]}))
+    assert "钱有道" in message and "沈墨白" in query and "钱掌柜" in query
+    reply = who.say(message, query=query)
+    assert any("钱" in p.text for p in reply.passages)
+    stranger = Character(rp_settings, new_card("白衣客", description="不在书里的人。"), backend=Fake("嗯。"))
+    r = stranger.say("你从哪里来？")
+    assert r.text == "嗯。" and r.passages == [] and r.lines == []  # the card alone drives a new character
+
+
+def test_read_to_limits_what_the_character_knows(rp_settings):
+    who = Character(rp_settings.replace(read_to="第二回"), detective(), backend=Fake("嗯。"))
+    reply = who.say("最后从山洞里清点出多少官银？")
+    assert reply.passages and all(p.chapter <= 2 for p in reply.passages)
+
+
+def test_card_store_checks_names(rp_settings, tmp_path):
+    path = store.save(rp_settings, detective())
+    assert path.parent.name == "青石镇奇案" and store.list_names(rp_settings, "青石镇奇案") == ["沈墨白"]
+    assert store.load(rp_settings, "青石镇奇案", "沈墨白")["data"]["name"] == "沈墨白"
+    with pytest.raises(BadInputError):
+        store.save(rp_settings, new_card("../../evil", shuwen={"novel": "青石镇奇案"}))
+    with pytest.raises(BadInputError, match="which novel"):
+        store.save(rp_settings, new_card("无书"))
+    with pytest.raises(BadInputError, match="no character"):
+        store.load(rp_settings, "青石镇奇案", "钱有道")
+    store.delete(rp_settings, "青石镇奇案", "沈墨白")
+    assert store.list_names(rp_settings, "青石镇奇案") == []

@@ -1,0 +1,36 @@
+"""`python -m roleplay` as a reader runs it: import a SillyTavern PNG, list, export; the example cards load."""
+
+import json
+
+from roleplay.card import blank_png, png_with_card, read_card
+from tests.conftest import ROOT, run_cli
+from tests.roleplay.conftest import detective
+
+
+def test_import_list_export_round_trip(tmp_path, rp_settings):
+    env = {"SHUWEN_STORE_DIR": str(rp_settings.store_dir)}
+    png = tmp_path / "沈墨白.png"
+    png.write_bytes(png_with_card(blank_png(8, 8), detective()))
+    out = run_cli("-m", "roleplay", "import", str(png), env=env)
+    assert out.returncode == 0, out.stderr
+    assert run_cli("-m", "roleplay", "list", "--novel", "青石镇奇案", env=env).stdout.split() == ["沈墨白"]
+    for suffix in ("json", "png"):
+        dest = tmp_path / f"out.{suffix}"
+        out = run_cli("-m", "roleplay", "export", "--novel", "青石镇奇案", "--name", "沈墨白", "--out", str(dest),
+                      env=env)
+        assert out.returncode == 0 and read_card(dest) == read_card(png)
+    bad = run_cli("-m", "roleplay", "import", str(tmp_path / "nope.txt"), env=env)
+    assert bad.returncode != 0 and "Traceback" not in bad.stderr
+    missing = run_cli("-m", "roleplay", "chat", "--novel", "青石镇奇案", "--name", "钱有道", "你好", env=env)
+    assert missing.returncode == 2 and "no character" in missing.stderr
+    assert run_cli("-m", "roleplay", "chat", "--help").returncode == 0
+
+
+def test_shipped_example_cards_are_valid_v2():
+    cards = sorted((ROOT / "corpus" / "characters" / "西游记").glob("*.json"))
+    assert [c.stem for c in cards] == sorted(["孙悟空", "猪八戒", "沙悟净", "唐三藏"])
+    for path in cards:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        assert raw["spec"] == "chara_card_v2" and raw["data"]["extensions"]["shuwen"]["novel"] == "西游记"
+        card = read_card(path)
+        assert card == raw and card["data"]["description"] and card["data"]["extensions"]["shuwen"]["aliases"]
