@@ -12,6 +12,7 @@ then a fresh process's first question (opening the store and its BM25 index) and
 
     python bench/webnovel.py make --out /tmp/webnovel.txt [--chars 5000000]
     python bench/webnovel.py run --novel /tmp/webnovel.txt [--out docs/bench-webnovel.json]
+    python bench/webnovel.py page --novel /tmp/webnovel.txt      # the same file through the page's 书库
 """
 
 from __future__ import annotations
@@ -188,6 +189,44 @@ print(json.dumps({{"first_question_s": round(first, 2), "retrieval_p50_ms": roun
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def page_upload(novel: Path, store: Path) -> dict:
+    """Upload the file through the page's 书库 in Debian chromium; time until its preview (chapters, chunks) shows."""
+    from playwright.sync_api import sync_playwright
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "SHUWEN_STORE_DIR": str(store)}
+    log = open(ROOT / "test-artifacts" / "bench-webnovel-page.log", "wb")
+    app = subprocess.Popen([sys.executable, "start.py", "--no-index", "--port", str(port)], cwd=ROOT, env=env,
+                           stdout=log, stderr=subprocess.STDOUT)
+    try:
+        import httpx
+
+        for _ in range(240):
+            try:
+                httpx.get(url + "/_stcore/health", timeout=2).raise_for_status()
+                break
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
+                                         args=["--no-sandbox", "--disable-dev-shm-usage"])
+            page = browser.new_page(viewport={"width": 1280, "height": 1000}, locale="zh-CN")
+            page.goto(url, timeout=120_000)
+            page.get_by_text("书库", exact=True).first.click()
+            t0 = time.perf_counter()
+            page.locator("input[type=file]").set_input_files(str(novel), timeout=600_000)
+            page.get_by_test_id("stMetric").first.wait_for(timeout=1_200_000)
+            preview_s = time.perf_counter() - t0
+            metrics = page.get_by_test_id("stMetric").all_inner_texts()
+            page.screenshot(path=str(ROOT / "test-artifacts" / "bench-webnovel-page.png"), full_page=True)
+            browser.close()
+    finally:
+        app.terminate()
+        app.wait(timeout=30)
+    return {"page_upload_to_preview_s": round(preview_s, 1), "page_preview": [m.replace("\n", " ") for m in metrics]}
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -201,9 +240,14 @@ def main() -> int:
                    help="store folder (must hold the other novel, default the sample 青石镇奇案)")
     r.add_argument("--other", default="青石镇奇案", help="novel other readers ask during the build")
     r.add_argument("--out", type=Path)
+    g = sub.add_parser("page", help="upload it through the page (书库) in chromium and time the preview")
+    g.add_argument("--novel", type=Path, required=True)
+    g.add_argument("--store", type=Path, default=ROOT / "chroma")
     args = p.parse_args()
     if args.cmd == "make":
         print(json.dumps(make(args.out, args.chars), ensure_ascii=False))
+    elif args.cmd == "page":
+        print(json.dumps(page_upload(args.novel, args.store), ensure_ascii=False))
     else:
         run(args.novel, args.name, args.store, args.other, args.out)
     return 0

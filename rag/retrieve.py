@@ -144,22 +144,7 @@ class Retriever:
     def lexical(self) -> LexicalIndex:
         """The BM25 index of this store, cached on disk per built collection."""
         if self._lexical is None:
-            base = self.settings.store_dir if self.settings.store_backend == "persistent" else self.settings.cache_dir
-            path = base / "lexical" / f"{self.manifest.collection}.pkl"
-            if path.exists():
-                self._lexical = LexicalIndex.load(path)
-            if self._lexical is None:
-                print("[retrieve] building the BM25 index for this store (once) …", file=sys.stderr, flush=True)
-                got = self.collection.get(include=["documents", "metadatas"])
-                metas = got["metadatas"]
-                self._lexical = LexicalIndex.build(
-                    got["ids"], got["documents"], [int(m["chapter_index"]) for m in metas],
-                    [int(m["seq"]) for m in metas])
-                self._lexical.save(path)
-                prefix = self.manifest.collection.rsplit("_", 1)[0]
-                for old in path.parent.glob(f"{prefix}_*.pkl"):  # indexes of replaced builds
-                    if old != path:
-                        old.unlink(missing_ok=True)
+            self._lexical = lexical_index(self.settings, self.manifest.collection, self.collection)
         return self._lexical
 
     def _fetch(self, ids: list[str]) -> dict[str, tuple[str, dict]]:
@@ -199,6 +184,25 @@ class Retriever:
         fused = rrf(rankings, self.settings.rrf_k, [1.0, 1.0, 1.0, 2.0][: len(rankings)])[: 2 * k]
         data = self._fetch([cid for cid, _ in fused])
         return _distinct([_passage(*data[cid], score) for cid, score in fused if cid in data], k)
+
+
+def lexical_index(settings: Settings, collection_name: str, collection) -> LexicalIndex:
+    """A collection's BM25 index: read from disk, or built from its chunks and saved (once per build)."""
+    base = settings.store_dir if settings.store_backend == "persistent" else settings.cache_dir
+    path = base / "lexical" / f"{collection_name}.pkl"
+    index = LexicalIndex.load(path) if path.exists() else None
+    if index is None:
+        print("[retrieve] building the BM25 index for this store (once) …", file=sys.stderr, flush=True)
+        got = collection.get(include=["documents", "metadatas"])
+        metas = got["metadatas"]
+        index = LexicalIndex.build(got["ids"], got["documents"], [int(m["chapter_index"]) for m in metas],
+                                   [int(m["seq"]) for m in metas])
+        index.save(path)
+        prefix = collection_name.rsplit("_", 1)[0]
+        for old in path.parent.glob(f"{prefix}_*.pkl"):  # indexes of replaced builds
+            if old != path:
+                old.unlink(missing_ok=True)
+    return index
 
 
 def vector_search(settings: Settings, name: str, question: str, k: int | None = None,
