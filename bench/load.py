@@ -16,7 +16,6 @@ import concurrent.futures as cf
 import json
 import os
 import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -137,24 +136,10 @@ def main() -> int:
     p.add_argument("--out", type=Path, help="write the results as JSON here")
     args = p.parse_args()
     cpu = sorted(set(open("/proc/cpuinfo").read().split()) & {"avx2", "avx512_vnni", "amx_int8", "avx_vnni"})
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    (ROOT / "test-artifacts").mkdir(exist_ok=True)
-    log = open(ROOT / "test-artifacts" / "bench-load-server.log", "wb")
-    server = subprocess.Popen([sys.executable, "-m", "rag", "serve", "--port", str(port)], cwd=ROOT, stdout=log,
-                              stderr=subprocess.STDOUT, env={**os.environ, "HF_HUB_OFFLINE": "1"})
-    try:
-        import httpx
+    from api.process import rag_serve
 
-        for _ in range(600):
-            try:
-                if httpx.get(url + "/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if server.poll() is not None:
-                raise SystemExit(f"rag serve exited with {server.returncode}; see test-artifacts/bench-load-server.log")
-            time.sleep(0.5)
+    with rag_serve(free_port(), {}, ROOT / "test-artifacts" / "bench-load-server.log") as served:
+        url = served.url
         run_round(url, args.name, 1, 1)  # warm-up: prompt cache, BM25 index
         rounds = []
         for n in (int(x) for x in args.clients.split(",")):
@@ -163,9 +148,6 @@ def main() -> int:
             rounds.append(r)
         search = run_search(url, args.name, args.search_clients, args.search_requests)
         print(json.dumps(search), flush=True)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
     out = {"command": "python bench/load.py " + " ".join(sys.argv[1:]), "cpu_flags": cpu, "cores": os.cpu_count(),
            "novel": args.name, "rounds": rounds, "search": search}
     if args.out:

@@ -91,22 +91,12 @@ def run(novel: Path, name: str, store: Path, other: str, out: Path | None) -> di
     import httpx
     import openai
 
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "SHUWEN_STORE_DIR": str(store)}
-    (ROOT / "test-artifacts").mkdir(exist_ok=True)
-    log = open(ROOT / "test-artifacts" / "bench-webnovel-server.log", "wb")
-    server = subprocess.Popen([sys.executable, "-m", "rag", "serve", "--port", str(port)], cwd=ROOT, env=env,
-                              stdout=log, stderr=subprocess.STDOUT)
+    from api.process import rag_serve
+
     result: dict = {"novel_bytes": novel.stat().st_size, "novel_chars": len(novel.read_text(encoding="utf-8"))}
-    try:
-        for _ in range(600):
-            try:
-                if httpx.get(url + "/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
+    log = ROOT / "test-artifacts" / "bench-webnovel-server.log"
+    with rag_serve(free_port(), {"SHUWEN_STORE_DIR": str(store)}, log) as served:
+        url, server = served.url, served.proc
         client = openai.OpenAI(base_url=url + "/v1", api_key="unused", max_retries=0, timeout=3600)
         client.chat.completions.create(model=other, messages=[{"role": "user", "content": "裕丰当的东家是谁？"}])
         base_rss = rss_kb(server.pid)
@@ -152,9 +142,6 @@ def run(novel: Path, name: str, store: Path, other: str, out: Path | None) -> di
                       build_extra_rss_mb=round((peak - base_rss) / 1024), store_mb=round(du(store) / 1e6, 1),
                       answers_during_build=len(answers), answer_errors=sum(not a["ok"] for a in answers),
                       answer_p50_s=pct([a["s"] for a in answers], 50), answer_p95_s=pct([a["s"] for a in answers], 95))
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
     result.update(open_and_search(store, name))
     result["cpu_flags"] = sorted(set(open("/proc/cpuinfo").read().split()) & {"avx2", "avx512_vnni", "amx_int8"})
     result["command"] = "python bench/webnovel.py " + " ".join(sys.argv[1:])

@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from rag.errors import ShuWenError, run_main
@@ -54,6 +55,20 @@ def _ask(args: argparse.Namespace) -> int:
     return 0
 
 
+def turns(prompt: str = "你：") -> Iterator[str]:
+    """What the reader types, line by line, until /quit, /exit, Ctrl-D or Ctrl-C (empty lines skipped)."""
+    while True:
+        try:
+            line = input(prompt).strip()
+        except (EOFError, KeyboardInterrupt):
+            print()
+            return
+        if line in {"/quit", "/exit"}:
+            return
+        if line:
+            yield line
+
+
 def _chat(args: argparse.Namespace) -> int:
     from rag.answer import Answer, Asker
 
@@ -62,19 +77,10 @@ def _chat(args: argparse.Namespace) -> int:
     asker = Asker(settings, name)
     history: list[tuple[str, str]] = []
     print(f"书问 · 《{name}》 — 提问后回车；/new 新对话，/quit 退出", flush=True)
-    while True:
-        try:
-            q = input("你：").strip()
-        except (EOFError, KeyboardInterrupt):
-            print()
-            return 0
-        if q in {"/quit", "/exit"}:
-            return 0
+    for q in turns():
         if q == "/new":
             history.clear()
             print("（新对话）")
-            continue
-        if not q:
             continue
         res = Answer(q, q)
         print("书问：", end="", flush=True)
@@ -89,6 +95,7 @@ def _chat(args: argparse.Namespace) -> int:
             print(f"（理解为：{res.standalone}）", flush=True)
         print("出处：" + "，".join(sorted({p.chapter_title.split("　")[0] for p in res.sources})), flush=True)
         history.append((q, res.answer))
+    return 0
 
 
 def _cut(settings, name: str, retriever, report: dict) -> int | None:

@@ -8,6 +8,7 @@ import json
 import sys
 from pathlib import Path
 
+from rag.cli import turns
 from rag.errors import BadInputError, run_main
 from rag.settings import add_settings_args, settings_from_args
 from roleplay import store
@@ -81,22 +82,14 @@ def _chat(args: argparse.Namespace) -> int:
         return 0
     history: list[tuple[str, str]] = []
     print(f"《{who.novel or '书外'}》· {who.name} — 说话后回车；/quit 退出", flush=True)
-    while True:
-        try:
-            q = input("你：").strip()
-        except (EOFError, KeyboardInterrupt):
-            print()
-            return 0
-        if q in {"/quit", "/exit"}:
-            return 0
-        if not q:
-            continue
+    for q in turns():
         reply = Reply()
         print(f"{who.name}：", end="", flush=True)
         for piece in who.stream(q, history, reply):
             print(piece, end="", flush=True)
         print(flush=True)
         history.append((q, reply.text))
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:

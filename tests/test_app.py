@@ -212,3 +212,12 @@ def test_rebuild_from_the_kept_source_and_a_missing_source(tmp_path, monkeypatch
     src.unlink()
     at.button(key="rebuild").click().run()
     assert not at.exception and any("找不到" in e.value for e in at.error)
+
+
+def test_readers_waiting_for_the_model_learn_their_place():
+    from ui.resources import Waiting
+
+    queue = Waiting()
+    assert queue.join() == 1 and queue.join() == 2  # the answer being generated, then the first waiter
+    queue.leave()
+    assert queue.join() == 2 and queue.count == 2

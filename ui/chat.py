@@ -152,8 +152,13 @@ def answer_new(question: str, name: str, s: Settings, history: list[dict], timin
                 asker = Asker(s, name, retriever=retr, backend=bk)
                 lock = resources.answer_lock()
             if not lock.acquire(blocking=False):
-                with st.spinner("前面还有读者的问题在回答，排队中…"):
-                    lock.acquire()
+                queue = resources.waiting()
+                ahead = queue.join()
+                try:
+                    with st.spinner(f"排队中：前面还有 {ahead} 个问题…"):
+                        lock.acquire()
+                finally:
+                    queue.leave()
             try:
                 box = st.empty()
                 with box.container():

@@ -52,6 +52,29 @@ def answer_lock() -> threading.Lock:
     return threading.Lock()
 
 
+class Waiting:
+    """How many readers wait for the model, so each can be told their place in the queue."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.count = 0
+
+    def join(self) -> int:
+        """Join the queue; returns the number of answers ahead (the one being generated included)."""
+        with self._lock:
+            self.count += 1
+            return self.count
+
+    def leave(self) -> None:
+        with self._lock:
+            self.count -= 1
+
+
+@st.cache_resource
+def waiting() -> Waiting:
+    return Waiting()
+
+
 @st.cache_resource
 def build_lock() -> threading.Lock:
     """One index build at a time per process."""

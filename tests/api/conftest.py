@@ -85,36 +85,23 @@ def make_app(settings, backend=None):
 @contextmanager
 def rag_serve(port: int, env: dict[str, str], log, *args: str) -> Iterator[str]:
     """`python -m rag serve` as a reader runs it, until /readyz says the model is loaded; yields the base URL."""
-    import os
-    import subprocess
-    import sys
+    from api import process
 
+    try:
+        with process.rag_serve(port, env, log, *args) as served:
+            yield served.url
+    except RuntimeError as e:
+        pytest.fail(str(e))
+
+
+def wait_job(url: str, job_id: str, seconds: float = 360) -> dict:
+    """Poll GET /v1/jobs/{id} until the build ends; its final state."""
     import httpx
 
-    from tests.conftest import ROOT
-
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "rag", "serve", "--port", str(port), *args], cwd=ROOT,
-                                env={**os.environ, "HF_HUB_OFFLINE": "1", **env}, stdout=out,
-                                stderr=subprocess.STDOUT)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(600):
-                if proc.poll() is not None:
-                    pytest.fail(f"rag serve exited with {proc.returncode}; see {log}")
-                try:
-                    if httpx.get(url + "/readyz", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                time.sleep(0.5)
-            else:
-                pytest.fail(f"rag serve was not ready in 5 minutes; see {log}")
-            yield url
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        job = httpx.get(f"{url}/v1/jobs/{job_id}").json()
+        if job["status"] in ("succeeded", "failed"):
+            return job
+        time.sleep(0.2)
+    pytest.fail(f"job {job_id} did not finish")

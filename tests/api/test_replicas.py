@@ -6,13 +6,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 
 import httpx
 import openai
 import pytest
 
-from tests.api.conftest import rag_serve
+from tests.api.conftest import rag_serve, wait_job
 from tests.conftest import ROOT, SAMPLE, chroma_run, free_port, wait_for_server
 
 LOGS = ROOT / "test-artifacts" / "api"
@@ -38,15 +37,6 @@ def model_server():
         finally:
             proc.terminate()
             proc.wait(timeout=30)
-
-
-def wait_job(url: str, job_id: str) -> dict:
-    for _ in range(1800):
-        job = httpx.get(f"{url}/v1/jobs/{job_id}").json()
-        if job["status"] in ("succeeded", "failed"):
-            return job
-        time.sleep(0.2)
-    pytest.fail(f"job {job_id} did not finish")
 
 
 def upload(url: str, text: str, rebuild: bool = False) -> dict:

@@ -12,7 +12,7 @@ import httpx
 import openai
 import pytest
 
-from tests.api.conftest import FakeBackend, make_app, serving
+from tests.api.conftest import FakeBackend, make_app, serving, wait_job
 from tests.conftest import SAMPLE, run_cli
 
 NOVEL = "青石镇奇案"
@@ -141,15 +141,6 @@ def test_search_and_library_listing(url):
     novels = httpx.get(url + "/v1/novels").json()["data"]
     assert [n["id"] for n in novels] == [NOVEL] and novels[0]["chunks"] > 20
     assert "source_path" not in novels[0]  # no server paths leave the server
-
-
-def wait_job(url: str, job_id: str) -> dict:
-    for _ in range(1200):
-        job = httpx.get(f"{url}/v1/jobs/{job_id}").json()
-        if job["status"] in ("succeeded", "failed"):
-            return job
-        time.sleep(0.1)
-    pytest.fail(f"job {job_id} did not finish")
 
 
 def test_upload_builds_a_novel_that_answers_then_delete(url, client, api_settings):

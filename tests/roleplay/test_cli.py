@@ -34,3 +34,13 @@ def test_shipped_example_cards_are_valid_v2():
         assert raw["spec"] == "chara_card_v2" and raw["data"]["extensions"]["shuwen"]["novel"] == "西游记"
         card = read_card(path)
         assert card == raw and card["data"]["description"] and card["data"]["extensions"]["shuwen"]["aliases"]
+
+
+def test_interactive_turns_skip_blanks_and_stop_on_quit(monkeypatch):
+    from rag.cli import turns
+
+    typed = iter(["你好", "  ", "再见", "/quit", "never"])
+    monkeypatch.setattr("builtins.input", lambda prompt="": next(typed))
+    assert list(turns()) == ["你好", "再见"]
+    monkeypatch.setattr("builtins.input", lambda prompt="": (_ for _ in ()).throw(EOFError))
+    assert list(turns()) == []
