@@ -207,6 +207,7 @@ class Asker:
         return self.prompter.messages(self.name, res.standalone, res.evidence, self.settings.allow_model_knowledge)
 
     def compact(self, question: str, passages: list[Passage]) -> list[Passage]:
+        """The evidence the model is shown: the passages' best sentence windows within context_chars."""
         emb, lex = self.retriever.emb, self.retriever.lexical()
         return compact_evidence(question, passages, lambda q: emb.embed_queries([q])[0], emb.embed_passages,
                                 lex.tokenizer().tokens, lex.idf(), self.settings.context_chars,
