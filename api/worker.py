@@ -39,10 +39,10 @@ class Ticket:
     out: queue.Queue = field(default_factory=queue.Queue)
     cancelled: threading.Event = field(default_factory=threading.Event)
 
-    def pieces(self, timeout: float | None = None) -> Iterator[str]:
+    def pieces(self) -> Iterator[str]:
         """Text pieces until the work ends; the work's exception is raised here, in the reader's thread."""
         while True:
-            item = self.out.get(timeout=timeout)
+            item = self.out.get()
             if item is _DONE:
                 return
             if isinstance(item, BaseException):

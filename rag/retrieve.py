@@ -188,8 +188,7 @@ class Retriever:
 
 def lexical_index(settings: Settings, collection_name: str, collection) -> LexicalIndex:
     """A collection's BM25 index: read from disk, or built from its chunks and saved (once per build)."""
-    base = settings.store_dir if settings.store_backend == "persistent" else settings.cache_dir
-    path = base / "lexical" / f"{collection_name}.pkl"
+    path = settings.beside_store / "lexical" / f"{collection_name}.pkl"
     index = LexicalIndex.load(path) if path.exists() else None
     if index is None:
         print("[retrieve] building the BM25 index for this store (once) …", file=sys.stderr, flush=True)

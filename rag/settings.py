@@ -87,6 +87,12 @@ class Settings:
     default_novel: str = "青石镇奇案"
 
     @property
+    def beside_store(self) -> Path:
+        """Where files that belong with the stores live (BM25 indexes, build locks, character cards): the
+        persistent store's folder, or cache_dir when the store is a Chroma server."""
+        return Path(self.store_dir) if self.store_backend == "persistent" else self.cache_dir
+
+    @property
     def uploads_dir(self) -> Path:
         """Where novels uploaded in the page are kept, so their stores can be rebuilt."""
         return Path(self.upload_dir).expanduser() if self.upload_dir else self.cache_dir / "uploads"

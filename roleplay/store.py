@@ -18,8 +18,7 @@ from roleplay.card import normalize, read_card, shuwen, write_card
 
 def characters_dir(settings: Settings) -> Path:
     """Where cards live: beside a persistent store, or under cache_dir for a Chroma server."""
-    base = settings.store_dir if settings.store_backend == "persistent" else settings.cache_dir
-    return Path(base) / "characters"
+    return settings.beside_store / "characters"
 
 
 def card_path(settings: Settings, novel: str, name: str) -> Path:

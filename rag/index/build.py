@@ -64,8 +64,7 @@ def build_lock(settings: Settings, name: str) -> Iterator[None]:
     a persistent store (or under cache_dir for a Chroma server, which covers builds from this machine) and
     the kernel releases it when a build dies.
     """
-    base = settings.store_dir if settings.store_backend == "persistent" else settings.cache_dir
-    path = Path(base) / "locks" / f"{collection_prefix(name)}.lock"
+    path = settings.beside_store / "locks" / f"{collection_prefix(name)}.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+") as f:
         try:
