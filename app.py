@@ -1,4 +1,5 @@
-"""书问 Streamlit page: 问书 (ask, stream, sources, 🔊) and 书库 (upload, build, rebuild, delete)."""
+"""书问 Streamlit page: 问书 (ask, stream, sources, 🔊), 角色 (character cards: chat, tasks, views, edit),
+聊天室 (characters talk on a topic) and 书库 (upload, build, rebuild, delete)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ import streamlit as st
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from ui import chat, library  # noqa: E402
+from ui import characters, chat, chatroom, library  # noqa: E402
 
-PAGES = {"问书": chat.page, "书库": library.page}
+PAGES = {"问书": chat.page, "角色": characters.page, "聊天室": chatroom.page, "书库": library.page}
 _CSS = """<style>
 .sw-passage {font-size: 0.92rem; line-height: 1.7; margin-bottom: 0.8rem;}
 .sw-passage mark {background: #ffe58f; padding: 0 1px;}

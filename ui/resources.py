@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import streamlit as st
 
@@ -79,3 +81,42 @@ def waiting() -> Waiting:
 def build_lock() -> threading.Lock:
     """One index build at a time per process."""
     return threading.Lock()
+
+
+@contextmanager
+def model_turn(lock: threading.Lock | None = None) -> Iterator[None]:
+    """Hold the model for one reply; a reader who has to wait is told their place in the queue."""
+    lock = lock or answer_lock()
+    if not lock.acquire(blocking=False):
+        queue = waiting()
+        ahead = queue.join()
+        try:
+            with st.spinner(f"排队中：前面还有 {ahead} 个问题…"):
+                lock.acquire()
+        finally:
+            queue.leave()
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def novel_names(s: Settings) -> list[str]:
+    """The built novels of the store, or [] with an error shown."""
+    from rag.errors import ShuWenError
+
+    try:
+        return [m.name for m in library(store_key(s)).manifests()]
+    except ShuWenError as e:
+        st.error(f"打不开书库：{e}")
+        return []
+
+
+def pick_novel(s: Settings) -> str | None:
+    """The sidebar's novel picker (shared by the pages); None, with a message, when the library is empty."""
+    novels = novel_names(s)
+    if not novels:
+        st.warning("书库为空：先在「书库」页建立一本小说的索引。")
+        return None
+    default = novels.index(s.default_novel) if s.default_novel in novels else 0
+    return st.sidebar.selectbox("小说", novels, index=default, key="novel")

@@ -181,6 +181,8 @@ def get_backend(settings: Settings) -> ChatBackend:
            settings.openai_base_url, settings.n_ctx, settings.n_threads, settings.n_batch)
     if key not in _INSTANCES:
         makers = {"llamacpp": _llamacpp, "openai": _openai, "transformers": _transformers}
-        _INSTANCES.clear()  # one model in memory at a time
+        if settings.chat_backend != "openai":  # one local model in memory at a time; remote clients cost nothing
+            for k in [k for k in _INSTANCES if k[0] != "openai"]:
+                del _INSTANCES[k]
         _INSTANCES[key] = ChatBackend(settings, makers[settings.chat_backend](settings))
     return _INSTANCES[key]

@@ -1,0 +1,161 @@
+"""Several characters take turns on a topic (the 西游 chatroom): each speaks from its own card, grounded in the
+book, seeing the others only as names and their latest lines; the reader can interject at any time.
+
+Turn orders: `list` (round robin), `random` (never the same speaker twice running), `natural` (whoever the last
+message names or addresses, else whoever has spoken least). Transcripts are saved as JSONL and Markdown.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from rag.errors import BadInputError
+from rag.settings import Settings
+from roleplay.card import names, normalize
+from roleplay.chat import USER, Character, Reply
+
+ORDERS = ("natural", "list", "random")
+SEEN_TURNS = 8  # the transcript a speaker sees: enough to answer the last lines, short enough for a 1.5B model
+MAX_MEMBERS = 8
+
+
+@dataclass
+class Turn:
+    """One line of the room: a character's reply or the reader's interjection."""
+
+    speaker: str
+    text: str
+    by_user: bool = False
+    chapters: list[int] = field(default_factory=list)  # chapters of the passages the reply stood on
+    regenerated: str = ""
+    seconds: float = 0.0
+
+
+class Chatroom:
+    """N characters, a topic, a turn order and the transcript so far."""
+
+    def __init__(self, settings: Settings, cards: list[dict], topic: str, order: str = "natural",
+                 seed: int | None = None, backends: dict | None = None, make=None):
+        if order not in ORDERS:
+            raise BadInputError(f"turn order must be one of {', '.join(ORDERS)}, not {order!r}")
+        cards = [normalize(c) for c in cards]
+        who = [c["data"]["name"] for c in cards]
+        if not 2 <= len(cards) <= MAX_MEMBERS:
+            raise BadInputError(f"a chatroom needs 2 to {MAX_MEMBERS} characters, not {len(cards)}")
+        if len(set(who)) != len(who):
+            raise BadInputError(f"each character once: {', '.join(who)}")
+        if not topic.strip():
+            raise BadInputError("the chatroom needs a topic")
+        self.topic, self.order = topic.strip(), order
+        # `make(card)` lets a caller supply its own Characters (the page shares its cached model and retriever)
+        make = make or (lambda c: Character(settings, c, backend=(backends or {}).get(c["data"]["name"])))
+        self.members = [make(c) for c in cards]
+        self.turns: list[Turn] = []
+        self._random = random.Random(seed)
+
+    # --- whose turn ----------------------------------------------------------------------------------
+    def next_speaker(self) -> Character:
+        """Who speaks next under the room's turn order."""
+        said = [t for t in self.turns if not t.by_user]
+        last = said[-1].speaker if said else None
+        others = [m for m in self.members if m.name != last]
+        if self.order == "list":
+            if last is None:
+                return self.members[0]
+            i = next(i for i, m in enumerate(self.members) if m.name == last)
+            return self.members[(i + 1) % len(self.members)]
+        if self.order == "random":
+            return self._random.choice(others)
+        if self.turns and (named := self._named(self.turns[-1].text, others)):
+            return named
+        counts = {m.name: sum(t.speaker == m.name for t in said) for m in others}
+        return min(others, key=lambda m: counts[m.name])  # stable: list order breaks ties
+
+    @staticmethod
+    def _named(text: str, candidates: list[Character]) -> Character | None:
+        """The candidate named (or addressed) first in `text`."""
+        best = None
+        for m in candidates:
+            hits = [text.find(n) for n in names(m.card) if n and n in text]
+            if hits and (best is None or min(hits) < best[0]):
+                best = (min(hits), m)
+        return best[1] if best else None
+
+    # --- speaking ------------------------------------------------------------------------------------
+    def interject(self, text: str) -> Turn:
+        """The reader says something; the next speaker answers it."""
+        text = (text or "").strip()
+        if not text:
+            raise BadInputError("say something to interject")
+        turn = Turn(USER, text, by_user=True)
+        self.turns.append(turn)
+        return turn
+
+    def message_for(self, who: Character) -> tuple[str, str]:
+        """(turn message, retrieval query) for `who`: only its own card is in its prompt; the others are
+        names and their latest lines."""
+        t = who.template
+        seen = self.turns[-SEEN_TURNS:]
+        transcript = "\n".join(t["room_line"].format(speaker=x.speaker, text=x.text) for x in seen) \
+            or t["room_start"]
+        others = "、".join([m.name for m in self.members if m is not who] + [USER])
+        message = t["room"].format(topic=self.topic, others=others, transcript=transcript, char=who.name,
+                                   self_ref=who._self_ref())
+        query = f"{who.name} {self.topic} {seen[-1].text if seen else ''}"
+        return message, query[:200]
+
+    def step(self, who: Character | None = None) -> Iterator[tuple[str, str]]:
+        """(speaker, piece) as the next speaker's reply is generated; the turn is then in `self.turns`."""
+        who = who or self.next_speaker()
+        message, query = self.message_for(who)
+        reply, t0 = Reply(), time.perf_counter()
+        for piece in who.stream(message, None, reply, query, room=True):
+            yield who.name, piece
+        text = _own_words(reply.text, [n for m in self.members if m is not who for n in names(m.card)] + [USER])
+        self.turns.append(Turn(who.name, text, chapters=sorted({p.chapter for p in reply.passages}),
+                               regenerated=reply.regenerated, seconds=round(time.perf_counter() - t0, 2)))
+
+    def run(self, turns: int) -> Iterator[tuple[str, str]]:
+        """Let the room talk for `turns` turns."""
+        for _ in range(turns):
+            yield from self.step()
+
+    # --- transcripts ---------------------------------------------------------------------------------
+    def to_jsonl(self) -> str:
+        head = {"topic": self.topic, "order": self.order, "characters": [m.name for m in self.members],
+                "novels": sorted({m.novel for m in self.members if m.novel})}
+        return "\n".join(json.dumps(x, ensure_ascii=False) for x in [head] + [asdict(t) for t in self.turns]) + "\n"
+
+    def to_markdown(self) -> str:
+        novels = "、".join(f"《{n}》" for n in sorted({m.novel for m in self.members if m.novel})) or "书外"
+        out = [f"# 聊天室：{self.topic}", "",
+               f"{novels} · {'、'.join(m.name for m in self.members)} · 轮流方式：{self.order}", ""]
+        for t in self.turns:
+            where = f" 〔第{'、'.join(map(str, t.chapters))}回〕" if t.chapters else ""
+            out.append(f"**{t.speaker}**：{t.text}{where}" if not t.by_user else f"> **{USER}**：{t.text}")
+            out.append("")
+        return "\n".join(out)
+
+    def save(self, stem: Path) -> tuple[Path, Path]:
+        """Write `<stem>.jsonl` and `<stem>.md`; returns both paths."""
+        stem.parent.mkdir(parents=True, exist_ok=True)
+        paths = stem.with_suffix(".jsonl"), stem.with_suffix(".md")
+        for path, text in zip(paths, (self.to_jsonl(), self.to_markdown())):
+            tmp = path.with_name(path.name + ".part")
+            tmp.write_text(text, encoding="utf-8")
+            tmp.replace(path)
+        return paths
+
+
+def _own_words(text: str, others: list[str]) -> str:
+    """The reply up to where the model starts writing someone else's line (八戒：…)."""
+    alts = "|".join(re.escape(n) for n in sorted(set(others), key=len, reverse=True) if n)
+    if alts:
+        text = re.split(rf"(?<=[。！？!?…”\n])\s*(?:{alts})\s*[：:]", text)[0]
+    return text.strip()

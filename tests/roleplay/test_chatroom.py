@@ -1,0 +1,151 @@
+"""The chatroom's turn loop, turn orders, prompts and transcripts (roleplay/chatroom.py) on the real sample store;
+the chat model is a fake at the boundary."""
+
+import json
+
+import pytest
+
+from rag.errors import BadInputError
+from roleplay.card import new_card
+from roleplay.chat import Character, breaks_character, settings_for
+from roleplay.chatroom import Chatroom
+from tests.roleplay.conftest import detective
+
+
+class Script:
+    """Answers from a list of replies in turn, recording every prompt."""
+
+    def __init__(self, *replies: str):
+        self.replies, self.prompts = list(replies), []
+
+    def stream(self, messages, max_tokens=None, temperature=None, no_digits=False):
+        self.prompts.append(messages)
+        text = self.replies.pop(0) if self.replies else "嗯。"
+        yield from (text[i:i + 4] for i in range(0, len(text), 4))
+
+    def complete(self, messages, max_tokens=None, temperature=None):
+        return "".join(self.stream(messages))
+
+
+def cards() -> list[dict]:
+    return [detective(),
+            new_card("钱有道", description="当铺的朝奉。", shuwen={"novel": "青石镇奇案", "aliases": ["钱掌柜"],
+                                                          "self_ref": "小的"}),
+            new_card("白衣客", description="一个过路人。", shuwen={"self_ref": "我"})]
+
+
+def room(settings, order: str, *replies: str, seed: int | None = None) -> tuple[Chatroom, Script]:
+    fake = Script(*replies)
+    r = Chatroom(settings, cards(), "当铺的案子", order, seed,
+                 backends={n: fake for n in ("沈墨白", "钱有道", "白衣客")})
+    return r, fake
+
+
+def speakers(r: Chatroom, n: int) -> list[str]:
+    for _ in r.run(n):
+        pass
+    return [t.speaker for t in r.turns if not t.by_user]
+
+
+def test_list_order_is_round_robin(rp_settings):
+    r, _ = room(rp_settings, "list")
+    assert speakers(r, 5) == ["沈墨白", "钱有道", "白衣客", "沈墨白", "钱有道"]
+
+
+def test_natural_order_follows_who_is_named_then_who_spoke_least(rp_settings):
+    r, _ = room(rp_settings, "natural", "钱掌柜，你那晚在哪里？", "小的一直在铺子里。", "我只是路过。", "我也说两句。")
+    # named (by an alias) speaks next; then the one who has not spoken yet; then the least-spoken, list order
+    assert speakers(r, 4) == ["沈墨白", "钱有道", "白衣客", "沈墨白"]
+    r.interject("白衣客，你看见了什么？")
+    for _ in r.step():
+        pass
+    assert r.turns[-1].speaker == "白衣客"  # the reader's interjection names who answers
+
+
+def test_random_order_never_repeats_a_speaker_and_is_seeded(rp_settings):
+    a, _ = room(rp_settings, "random", seed=7)
+    b, _ = room(rp_settings, "random", seed=7)
+    order = speakers(a, 12)
+    assert order == speakers(b, 12) and all(x != y for x, y in zip(order, order[1:]))
+    assert set(order) == {"沈墨白", "钱有道", "白衣客"}
+
+
+def test_only_the_speakers_card_is_in_its_prompt(rp_settings):
+    r, fake = room(rp_settings, "list", "在下先说。", "小的不知道。沈墨白：你撒谎！")
+    for _ in r.run(2):
+        pass
+    first, second = fake.prompts[0], fake.prompts[1]
+    assert "游方的郎中" in first[0]["content"] and "当铺的朝奉" not in first[0]["content"]
+    assert "当铺的朝奉" in second[0]["content"] and "游方的郎中" not in second[0]["content"]
+    turn = second[-1]["content"]
+    assert "当铺的案子" in turn and "沈墨白：在下先说。" in turn and "白衣客" in turn  # names and latest lines
+    assert r.turns[1].text == "小的不知道。"  # a line written for another speaker is cut away
+    assert r.turns[0].chapters  # the detective's reply stood on the book's passages
+
+
+def test_transcripts_are_saved_as_jsonl_and_markdown(tmp_path, rp_settings):
+    r, _ = room(rp_settings, "list", "在下先说。", "小的在。")
+    for _ in r.run(1):
+        pass
+    r.interject("你们好")
+    for _ in r.run(1):
+        pass
+    jl, md = r.save(tmp_path / "room")
+    rows = [json.loads(x) for x in jl.read_text(encoding="utf-8").splitlines()]
+    assert rows[0]["topic"] == "当铺的案子" and rows[0]["characters"] == ["沈墨白", "钱有道", "白衣客"]
+    assert [x["speaker"] for x in rows[1:]] == ["沈墨白", "你", "钱有道"] and rows[2]["by_user"]
+    text = md.read_text(encoding="utf-8")
+    assert text.startswith("# 聊天室：当铺的案子") and "> **你**：你们好" in text and "**钱有道**：小的在。" in text
+
+
+def test_bad_rooms_are_refused(rp_settings):
+    with pytest.raises(BadInputError, match="2 to"):
+        Chatroom(rp_settings, cards()[:1], "话题")
+    with pytest.raises(BadInputError, match="each character once"):
+        Chatroom(rp_settings, [detective(), detective()], "话题")
+    with pytest.raises(BadInputError, match="turn order"):
+        Chatroom(rp_settings, cards(), "话题", "alphabetical")
+    with pytest.raises(BadInputError, match="topic"):
+        Chatroom(rp_settings, cards(), "  ")
+    r, _ = room(rp_settings, "list")
+    with pytest.raises(BadInputError):
+        r.interject("  ")
+
+
+def test_breaking_character_is_caught_and_regenerated_once(rp_settings):
+    card = detective()
+    assert breaks_character("作为一个AI语言模型，我不能扮演角色。", card).startswith("assistant persona")
+    assert breaks_character("沈墨白是一个游方郎中，他心细如发。", card).startswith("third person")
+    assert breaks_character("在下沈墨白，专破奇案。", card) == ""
+    assert breaks_character("墨白？那是我的名字。", card) == ""
+    fake = Script("作为一个AI，我无法回答。", "在下沈墨白。")
+    reply = Character(rp_settings, card, backend=fake).say("你是谁？")
+    assert reply.text == "在下沈墨白。" and reply.regenerated.startswith("assistant persona")
+    assert "不是AI" in fake.prompts[1][-1]["content"]  # the second try is told to stay in character
+    stubborn = Script("作为AI我不能。", "作为AI我还是不能。")
+    kept = Character(rp_settings, card, backend=stubborn).say("你是谁？")
+    assert kept.text == "作为AI我不能。" and len(stubborn.prompts) == 2  # once, not forever
+
+
+def test_each_character_can_have_its_own_backend():
+    from rag.settings import load_settings
+
+    s = load_settings(env={})
+    remote = settings_for(s, new_card("甲", shuwen={"endpoint": "http://127.0.0.1:9/v1", "model": "jia"}))
+    assert (remote.chat_backend, remote.openai_base_url, remote.chat_model) == ("openai", "http://127.0.0.1:9/v1", "jia")
+    lora = settings_for(s, new_card("乙", shuwen={"adapter": "/x/wukong.gguf"}))
+    assert lora.chat_backend == s.chat_backend and lora.lora_gguf == "/x/wukong.gguf"
+    peft = settings_for(s, new_card("丙", shuwen={"adapter": "/x/wukong-lora"}))
+    assert peft.chat_backend == "transformers" and peft.adapter == "/x/wukong-lora"
+    assert settings_for(s, new_card("丁")) == s
+
+
+def test_replies_are_cleaned_to_the_characters_own_words(rp_settings):
+    who = Character(rp_settings, detective(), backend=Script())
+    assert who.clean("沈墨白：在下来也。") == "在下来也。"
+    assert who.clean("你: “在下来也。”") == "在下来也。"  # a label and the quotes around the whole line
+    assert who.clean("钱有道: “掌柜的，在下来也。”") == "掌柜的，在下来也。"
+    assert who.clean("在下来也。\n轮到你了：以沈墨白的身份接着说") == "在下来也。"  # an echoed instruction
+    looped = "在下沈墨白。行医为生。" * 3 + "专破奇案。"
+    assert who.clean(looped) == "在下沈墨白。行医为生。"  # a block said twice is a loop
+    assert who.clean("他说：“好。”在下也说好。") == "他说：“好。”在下也说好。"  # quotes inside are kept
