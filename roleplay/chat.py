@@ -52,6 +52,8 @@ class Reply:
 def breaks_character(text: str, card: dict) -> str:
     """Why `text` is not the character speaking ("" when it is): the assistant persona, or the character
     talked about in the third person without ever saying 'I'."""
+    if not text.strip():
+        return "empty"
     if m := _ASSISTANT.search(text):
         return f"assistant persona ({m.group(0)})"
     own = set(names(card)) | {shuwen(card).get("self_ref") or ""}
@@ -61,6 +63,18 @@ def breaks_character(text: str, card: dict) -> str:
         if re.search(rf"(?:^|[。！？!?\n])\s*{re.escape(n)}(?:是|在|说|道|认为|觉得|会|曾|一向|这个人|他|她)", text):
             return f"third person ({n})"
     return ""
+
+
+def unechoed(text: str, prompt: str) -> str:
+    """`text` without the clauses it copied from `prompt` (a small model repeats its instructions back)."""
+    parts = re.findall(r"[^，。！？!?；\n]+[，。！？!?；]*\n*|\n+", text)
+    bare = prompt.replace("“", "").replace("”", "")
+
+    def core(x: str) -> str:
+        return x.replace("“", "").replace("”", "").strip("，。！？!?；\n ")
+
+    kept = [x for x in parts if len(core(x)) < 4 or core(x) not in bare]
+    return "".join(kept).strip().lstrip("，。；")
 
 
 def settings_for(settings: Settings, card: dict) -> Settings:
@@ -169,8 +183,10 @@ class Character:
 
     # --- prompts -------------------------------------------------------------------------------------
     def messages(self, message: str, history: list[tuple[str, str]] | None = None,
-                 reply: Reply | None = None, query: str | None = None, room: bool = False) -> list[dict]:
-        """Chat messages for the character's next reply to `message`."""
+                 reply: Reply | None = None, query: str | None = None, room: list[dict] | None = None) -> list[dict]:
+        """Chat messages for the character's next reply to `message`. In a chatroom, `room` holds the turns so far
+        as chat messages (the character's own as assistant turns, the others' as user turns) and `message` is
+        the room's cue."""
         reply = reply if reply is not None else Reply()
         t, d, sw = self.template, self.card["data"], shuwen(self.card)
         recent = " ".join([q + a for q, a in (history or [])[-2:]] + [message])
@@ -197,9 +213,18 @@ class Character:
         out = [{"role": "system", "content": system}]
         for q, a in (history or [])[-6:]:
             out += [{"role": "user", "content": q}, {"role": "assistant", "content": a}]
-        last = message if room else t["user"].format(message=message, char=self.name, self_ref=self._self_ref())
+        last = message if room is not None else \
+            t["user"].format(message=message, char=self.name, self_ref=self._self_ref())
         if d["post_history_instructions"].strip():
             last += "\n" + substitute(d["post_history_instructions"].replace("{{original}}", ""), self.name, USER)
+        for m in room or []:  # consecutive user turns merge: the chat template expects alternating roles
+            if out[-1]["role"] == m["role"] == "user":
+                out[-1] = {"role": "user", "content": out[-1]["content"] + "\n" + m["content"]}
+            else:
+                out.append(dict(m))
+        if out[-1]["role"] == "user" and room:
+            out[-1] = {"role": "user", "content": out[-1]["content"] + "\n" + last}
+            return out
         return out + [{"role": "user", "content": last}]
 
     def task(self, task: str, topic: str = "", extra: str = "") -> str:
@@ -217,12 +242,12 @@ class Character:
 
     # --- speaking ------------------------------------------------------------------------------------
     def stream(self, message: str, history: list[tuple[str, str]] | None = None, reply: Reply | None = None,
-               query: str | None = None, room: bool = False) -> Iterator[str]:
+               query: str | None = None, room: list[dict] | None = None) -> Iterator[str]:
         """Reply pieces as generated; `reply` is filled in when the stream ends. A draft that breaks character
         is regenerated once, quietly: read `reply.text` for the final words."""
         from rag.answer import check_question
 
-        message = check_question(message) if not room else message.strip()
+        message = check_question(message) if room is None else message.strip()
         reply = reply if reply is not None else Reply()
         t0 = time.perf_counter()
         messages = self.messages(message, history, reply, query, room)
@@ -233,12 +258,13 @@ class Character:
                 reply.timings["first_token_s"] = round(time.perf_counter() - t0, 3)
             raw += piece
             yield piece
-        reply.text = self.clean(raw)
+        reply.text = unechoed(self.clean(raw), messages[-1]["content"])
         if why := breaks_character(reply.text, self.card):
             reply.regenerated = why
             again = messages[:-1] + [{"role": "user", "content": messages[-1]["content"] + "\n" +
                                       self.template["stay"].format(char=self.name, self_ref=self._self_ref())}]
-            text = self.clean(backend.complete(again, self.settings.max_tokens, self.settings.temperature))
+            text = unechoed(self.clean(backend.complete(again, self.settings.max_tokens, self.settings.temperature)),
+                            messages[-1]["content"])
             if text and not breaks_character(text, self.card):
                 reply.text = text
         reply.timings["total_s"] = round(time.perf_counter() - t0, 3)
@@ -252,7 +278,9 @@ class Character:
         text = repair(raw, self.settings.answer_t2s)
         text = re.split(r"[（(]?轮到\S{0,8}(?:说话|了)", text)[0]  # the room template's instruction, echoed
         text = re.split(rf"\n\s*(?:{re.escape(USER)}|用户|User)\s*[：:]", text)[0]
-        labels = "|".join(re.escape(n) for n in sorted(set(names(self.card)) | {USER, "我"}, key=len, reverse=True))
+        own = set(names(self.card)) | {USER, "我", self._self_ref()}
+        labels = "|".join(re.escape(n) for n in sorted(own, key=len, reverse=True) if n)
+        text = re.sub(rf"\n\s*(?:{labels})\s*[：:]\s*", "\n", text)  # the character labelling its own lines
         text = re.sub(rf"^\s*(?:(?:{labels})\s*[：:]|[\u4e00-\u9fff]{{1,6}}(?<![说问答笑喊叫])\s*[：:]\s*(?=[“\"「]))\s*", "", text)
         if re.fullmatch(r"[“\"「][^“”\"「」]+[”\"」]", text.strip()):
             text = text.strip()[1:-1]
@@ -266,7 +294,7 @@ class Character:
         return "".join(out).strip()
 
     def say(self, message: str, history: list[tuple[str, str]] | None = None, query: str | None = None,
-            room: bool = False) -> Reply:
+            room: list[dict] | None = None) -> Reply:
         """The whole reply at once."""
         reply = Reply()
         for _ in self.stream(message, history, reply, query, room):

@@ -97,25 +97,26 @@ class Chatroom:
         self.turns.append(turn)
         return turn
 
-    def message_for(self, who: Character) -> tuple[str, str]:
-        """(turn message, retrieval query) for `who`: only its own card is in its prompt; the others are
-        names and their latest lines."""
+    def message_for(self, who: Character) -> tuple[str, str, list[dict]]:
+        """(cue, retrieval query, turns so far as chat messages) for `who`: only its own card is in its prompt;
+        the others are names and their latest lines, as user turns ("八戒：…"), its own lines as its turns."""
         t = who.template
         seen = self.turns[-SEEN_TURNS:]
-        transcript = "\n".join(t["room_line"].format(speaker=x.speaker, text=x.text) for x in seen) \
-            or t["room_start"]
+        turns = [{"role": "assistant", "content": x.text} if x.speaker == who.name and not x.by_user else
+                 {"role": "user", "content": t["room_line"].format(speaker=x.speaker, text=x.text)} for x in seen]
         others = "、".join([m.name for m in self.members if m is not who] + [USER])
-        message = t["room"].format(topic=self.topic, others=others, transcript=transcript, char=who.name,
-                                   self_ref=who._self_ref())
+        cue = t["room"].format(topic=self.topic, others=others, char=who.name, self_ref=who._self_ref())
+        if not seen:
+            cue = t["room_start"].format(char=who.name) + cue
         query = f"{who.name} {self.topic} {seen[-1].text if seen else ''}"
-        return message, query[:200]
+        return cue, query[:200], turns
 
     def step(self, who: Character | None = None) -> Iterator[tuple[str, str]]:
         """(speaker, piece) as the next speaker's reply is generated; the turn is then in `self.turns`."""
         who = who or self.next_speaker()
-        message, query = self.message_for(who)
+        cue, query, turns = self.message_for(who)
         reply, t0 = Reply(), time.perf_counter()
-        for piece in who.stream(message, None, reply, query, room=True):
+        for piece in who.stream(cue, None, reply, query, room=turns):
             yield who.name, piece
         text = _own_words(reply.text, [n for m in self.members if m is not who for n in names(m.card)] + [USER])
         self.turns.append(Turn(who.name, text, chapters=sorted({p.chapter for p in reply.passages}),

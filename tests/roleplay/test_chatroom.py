@@ -149,3 +149,30 @@ def test_replies_are_cleaned_to_the_characters_own_words(rp_settings):
     looped = "在下沈墨白。行医为生。" * 3 + "专破奇案。"
     assert who.clean(looped) == "在下沈墨白。行医为生。"  # a block said twice is a loop
     assert who.clean("他说：“好。”在下也说好。") == "他说：“好。”在下也说好。"  # quotes inside are kept
+
+
+def test_the_room_is_a_conversation_for_the_speaker(rp_settings):
+    """A speaker's own earlier lines are its assistant turns; the others' lines and the reader's are user turns."""
+    r, fake = room(rp_settings, "list", "在下先说。", "小的不知道。", "我路过。", "在下再说。")
+    for _ in r.run(3):
+        pass
+    r.interject("都别吵")
+    for _ in r.step():
+        pass
+    last = fake.prompts[-1]
+    roles = [m["role"] for m in last]
+    assert roles == ["system", "assistant", "user"]  # alternating after the system prompt
+    assert last[1]["content"] == "在下先说。"
+    cue = last[2]["content"]
+    assert cue.startswith("钱有道：小的不知道。\n白衣客：我路过。\n你：都别吵\n") and "轮到沈墨白说话" in cue
+
+
+def test_instructions_repeated_back_are_dropped(rp_settings):
+    from roleplay.chat import unechoed
+
+    cue = "（大家在聊：当铺的案子。轮到沈墨白说话了：接着上面的话说一到三句，自称“在下”，只说沈墨白自己的话。）"
+    assert unechoed("接着上面的话说一到三句，自称“在下”，只说沈墨白自己的话。此案蹊跷。", cue) == "此案蹊跷。"
+    assert unechoed("好。当铺的案子在下查过了。", cue) == "好。当铺的案子在下查过了。"
+    fake = Script("只说沈墨白自己的话。", "在下以为此案蹊跷。")
+    reply = Character(rp_settings, detective(), backend=fake).say(cue, room=[])
+    assert reply.text == "在下以为此案蹊跷。" and reply.regenerated == "empty"  # all echo: said again
