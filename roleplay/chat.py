@@ -74,7 +74,10 @@ def unechoed(text: str, prompt: str) -> str:
         return x.replace("“", "").replace("”", "").strip("，。！？!?；\n ")
 
     kept = [x for x in parts if len(core(x)) < 4 or core(x) not in bare]
-    return "".join(kept).strip().lstrip("，。；")
+    text = "".join(kept).strip()
+    if text.count("（") + text.count("(") < text.count("）") + text.count(")"):  # the tail of an echoed (…)
+        text = re.sub(r"[，、\s]*[）)]", "", text)
+    return text.strip().lstrip("，。；")
 
 
 def settings_for(settings: Settings, card: dict) -> Settings:

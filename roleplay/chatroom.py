@@ -155,8 +155,11 @@ class Chatroom:
 
 
 def _own_words(text: str, others: list[str]) -> str:
-    """The reply up to where the model starts writing someone else's line (八戒：…)."""
+    """The reply up to where the model starts writing someone else's line (八戒：… / 沙僧道：…). A reply that
+    opens with another speaker's label is the model mislabelling its own line: the label goes, the line stays."""
     alts = "|".join(re.escape(n) for n in sorted(set(others), key=len, reverse=True) if n)
-    if alts:
-        text = re.split(rf"(?<=[。！？!?…”\n])\s*(?:{alts})\s*[：:]", text)[0]
-    return text.strip()
+    if not alts:
+        return text.strip()
+    label = rf"\s*(?:{alts})\s*(?:笑道|问道|答道|说道|道|说)?\s*[：:]"
+    text = re.sub(rf"^{label}\s*", "", text.strip())
+    return re.split(rf"(?<=[。！？!?…”\n]){label}", text)[0].strip()

@@ -173,6 +173,18 @@ def test_instructions_repeated_back_are_dropped(rp_settings):
     cue = "（大家在聊：当铺的案子。轮到沈墨白说话了：接着上面的话说一到三句，自称“在下”，只说沈墨白自己的话。）"
     assert unechoed("接着上面的话说一到三句，自称“在下”，只说沈墨白自己的话。此案蹊跷。", cue) == "此案蹊跷。"
     assert unechoed("好。当铺的案子在下查过了。", cue) == "好。当铺的案子在下查过了。"
+    assert unechoed("在下，）", "你是谁？\n（沈墨白，用“在下”自称，照你自己的口气说。）") == "在下"
+    assert unechoed("在下（笑）不知。", "你是谁？") == "在下（笑）不知。"
     fake = Script("只说沈墨白自己的话。", "在下以为此案蹊跷。")
     reply = Character(rp_settings, detective(), backend=fake).say(cue, room=[])
     assert reply.text == "在下以为此案蹊跷。" and reply.regenerated == "empty"  # all echo: said again
+
+
+def test_a_reply_that_turns_into_a_script_keeps_only_the_speakers_part():
+    from roleplay.chatroom import _own_words
+
+    others = ["沙悟净", "沙僧", "猪八戒", "八戒", "你"]
+    script = "“哎呀，这火焰山好危险啊！”\n\n沙悟净道：“是的。”\n猪八戒道：“嗯嗯。”"
+    assert _own_words(script, others) == "“哎呀，这火焰山好危险啊！”"
+    assert _own_words("八戒：你又偷懒。沙僧：是啊。", others) == "你又偷懒。"  # mislabelled: the line stays
+    assert _own_words("老孙去也。八戒说的不对。", others) == "老孙去也。八戒说的不对。"  # named, not labelled
