@@ -261,7 +261,8 @@ class Character:
                 reply.timings["first_token_s"] = round(time.perf_counter() - t0, 3)
             raw += piece
             yield piece
-        reply.text = unechoed(self.clean(raw), messages[-1]["content"])
+        first = self.clean(raw)
+        reply.text = unechoed(first, messages[-1]["content"])
         if why := breaks_character(reply.text, self.card):
             reply.regenerated = why
             again = messages[:-1] + [{"role": "user", "content": messages[-1]["content"] + "\n" +
@@ -270,6 +271,8 @@ class Character:
                             messages[-1]["content"])
             if text and not breaks_character(text, self.card):
                 reply.text = text
+        # never nothing: an echo of the question beats an empty bubble with no 🔊
+        reply.text = reply.text or first or "……"
         reply.timings["total_s"] = round(time.perf_counter() - t0, 3)
 
     def _self_ref(self) -> str:

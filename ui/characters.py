@@ -235,15 +235,24 @@ def new_mode(s: Settings, novel: str) -> None:
                 st.error(f"起草失败：{e}")
 
 
-def page() -> None:
+def open_novel(title: str) -> tuple[Settings, str, list[str]] | None:
+    """(settings, novel, its card names) for a roleplay page titled `title`, or None when the library is empty."""
     from roleplay import store
 
     s = resources.settings()
     novel = resources.pick_novel(s)
     if novel is None:
+        return None
+    st.title(f"{title} ·《{novel}》")
+    return s, novel, store.list_names(s, novel)
+
+
+def page() -> None:
+    from roleplay import store
+
+    if (opened := open_novel("角色")) is None:
         return
-    names = store.list_names(s, novel)
-    st.title(f"角色 ·《{novel}》")
+    s, novel, names = opened
     mode = st.radio("做什么", MODES if names else ["新角色"], horizontal=True, key="rp-mode",
                     label_visibility="collapsed")
     if not names:

@@ -8,7 +8,7 @@ import streamlit as st
 from rag.errors import ShuWenError
 from rag.settings import Settings
 from ui import resources
-from ui.characters import AVATAR, plain
+from ui.characters import AVATAR, open_novel, plain
 
 ORDER_LABELS = {"natural": "自然（被点名的人先说，其次说得少的）", "list": "按顺序轮流", "random": "随机"}
 
@@ -47,14 +47,9 @@ def talk(room, turns: int) -> None:
 
 
 def page() -> None:
-    from roleplay import store
-
-    s = resources.settings()
-    novel = resources.pick_novel(s)
-    if novel is None:
+    if (opened := open_novel("聊天室")) is None:
         return
-    names = store.list_names(s, novel)
-    st.title(f"聊天室 ·《{novel}》")
+    s, novel, names = opened
     if len(names) < 2:
         st.info("聊天室要两个以上的角色：先在「角色」页导入或起草角色卡片。")
         return

@@ -188,3 +188,9 @@ def test_a_reply_that_turns_into_a_script_keeps_only_the_speakers_part():
     assert _own_words(script, others) == "“哎呀，这火焰山好危险啊！”"
     assert _own_words("八戒：你又偷懒。沙僧：是啊。", others) == "你又偷懒。"  # mislabelled: the line stays
     assert _own_words("老孙去也。八戒说的不对。", others) == "老孙去也。八戒说的不对。"  # named, not labelled
+
+
+def test_a_reply_is_never_empty(rp_settings):
+    fake = Script("你是做什么的？", "你是做什么的？")  # the model only repeats the question, twice
+    reply = Character(rp_settings, detective(), backend=fake).say("你是做什么的？")
+    assert reply.text == "你是做什么的？" and reply.regenerated == "empty"
