@@ -56,8 +56,8 @@ def breaks_character(text: str, card: dict) -> str:
         return "empty"
     if m := _ASSISTANT.search(text):
         return f"assistant persona ({m.group(0)})"
-    own = set(names(card)) | {shuwen(card).get("self_ref") or ""}
-    if _FIRST_PERSON.search(text) or any(x and x in text and x not in names(card) for x in own):
+    self_ref = shuwen(card).get("self_ref") or ""
+    if _FIRST_PERSON.search(text) or (self_ref and self_ref in text):
         return ""
     for n in names(card):
         if re.search(rf"(?:^|[。！？!?\n])\s*{re.escape(n)}(?:是|在|说|道|认为|觉得|会|曾|一向|这个人|他|她)", text):
@@ -97,8 +97,9 @@ def settings_for(settings: Settings, card: dict) -> Settings:
     if sw.get("model"):
         over["chat_model"] = sw["model"]
     if adapter := sw.get("adapter"):  # a .gguf LoRA rides on the GGUF model; a folder is a peft adapter
-        over["lora_gguf" if str(adapter).lower().endswith(".gguf") else "adapter"] = adapter
-        if not str(adapter).lower().endswith(".gguf"):
+        gguf = str(adapter).lower().endswith(".gguf")
+        over["lora_gguf" if gguf else "adapter"] = adapter
+        if not gguf:
             over.setdefault("chat_backend", "transformers")
     return settings.replace(**over) if over else settings
 
