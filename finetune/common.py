@@ -8,10 +8,14 @@ import os
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rag.errors import BadInputError
 from rag.ingest.chunking import Chunk
 from rag.settings import Settings, add_settings_args, settings_from_args
+
+if TYPE_CHECKING:
+    from rag.ingest import Novel
 
 
 def parse_chapters(spec: str | None) -> set[int] | None:
@@ -57,6 +61,20 @@ def load_chunks(settings: Settings, name: str | None, novel: Path | None) -> tup
         return n.name, n.chunks
     name = name or settings.default_novel
     return name, store_chunks(settings, name)
+
+
+def load_book(settings: Settings, name: str | None, novel: Path | None) -> Novel:
+    """The whole loaded novel (text and chunks) from a file, or from the source file a store was built from."""
+    from rag.index.build import load_for
+
+    if novel:
+        return load_for(settings, novel, name)
+    from rag.index.store import Library
+
+    m = Library(settings).require(name or settings.default_novel)
+    if not Path(m.source_path).is_file():
+        raise BadInputError(f"{m.name} was built from {m.source_path}, which is gone; pass --novel FILE")
+    return load_for(settings, Path(m.source_path), m.name)
 
 
 def add_source_args(p: argparse.ArgumentParser) -> None:

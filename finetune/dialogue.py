@@ -1,6 +1,8 @@
-"""Step 3: dialogue pairs for a role: script-format text (`角色：台词`) or prose through a chat model.
+"""Step 3: dialogue pairs for a role: script-format text (`角色：台词`), the book's own quoted lines, or prose through a chat model.
 
 python -m finetune.dialogue script --file 剧本.txt --role 甄嬛 --aliases 嬛嬛,莞嫔 --out data/dialogue.jsonl
+python -m finetune.dialogue book --novel ../shared/corpus/xiyouji.txt --role 孙悟空 --aliases 悟空,行者,孙行者,齐天大圣 \
+    --limit 300 --out data/dialogue.jsonl
 python -m finetune.dialogue prose --name 西游记 --chapters 1-3 --role 孙悟空 --aliases 悟空,行者,孙行者,齐天大圣 \
     --out data/dialogue.jsonl
 """
@@ -8,6 +10,7 @@ python -m finetune.dialogue prose --name 西游记 --chapters 1-3 --role 孙悟�
 from __future__ import annotations
 
 import argparse
+import bisect
 import re
 import sys
 import time
@@ -21,6 +24,7 @@ from finetune.common import (
     add_source_args,
     append_jsonl,
     echo_args,
+    load_book,
     load_chunks,
     parse_chapters,
     read_jsonl,
@@ -35,6 +39,7 @@ from finetune.jsonout import MalformedOutput, ask_json
 from finetune.prompter import DataPrompter
 from rag.errors import BadInputError, run_main
 from rag.ingest.chunking import Chunk
+from rag.settings import add_settings_args
 
 _TURN = re.compile(r"^\s*(?P<role>[^\s：:（()“”\"「」]{1,12})\s*(?:[（(](?P<action>[^）)]*)[）)])?\s*[：:]\s*(?P<line>\S.*?)\s*$")
 _SCENE = re.compile(r"^\s*(第[0-9一二三四五六七八九十百]+[幕场集回章]|【[^】]*】|场景|\[[^\]]*\]\s*$)")
@@ -148,6 +153,27 @@ def extract_dialogues(chunks: list[Chunk], novel: str, role: str, aliases: list[
             "rejected": len(rejected), "malformed_chunks": sum(p.get("status") == "malformed" for p in prog.done.values())}
 
 
+def book_pairs(chunks: list[Chunk], original: str, role: str, aliases: list[str], chapters: set[int] | None = None,
+               limit: int = 0, attributed_only: bool = False, max_chars: int = 200) -> list[dict]:
+    """The role's lines answering the line said just before, from the book's quoted speech (no model); `limit` spreads."""
+    from roleplay.lines import answered_lines
+
+    starts = [c.start for c in chunks]
+    out = []
+    for pair in answered_lines(original, [role, *aliases]):
+        i = max(0, bisect.bisect_right(starts, pair["start"]) - 1)
+        chapter = chunks[i].chapter if chunks else 0
+        if (chapters is not None and chapter not in chapters) or (attributed_only and not pair["speaker"]) \
+                or max(len(pair["input"]), len(pair["output"])) > max_chars > 0:
+            continue
+        out.append({"input": pair["input"], "output": pair["output"], "speaker": pair["speaker"], "role": role,
+                    "chapter": chapter, "group": f"line-{pair['start']}"})
+    if 0 < limit < len(out):  # spread over the whole book, not only its first chapters
+        step = len(out) / limit
+        out = [out[int(i * step)] for i in range(limit)]
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m finetune.dialogue", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="mode", required=True)
@@ -160,7 +186,18 @@ def main(argv: list[str] | None = None) -> int:
     pr.add_argument("--backoff", type=float, default=1.0, help="seconds before the first re-ask, doubling (default 1)")
     pr.add_argument("--fresh", action="store_true", help="start over instead of continuing")
     add_backend_args(pr, temperature=0.1, max_tokens=600)
-    for x in (s, pr):
+    bk = sub.add_parser("book", help="the role's own quoted lines and the line each answers (no model)",
+                        description=book_pairs.__doc__)
+    bk.add_argument("--name", help="store (novel) name whose source file to read; default: the settings' default_novel")
+    bk.add_argument("--novel", type=Path, help="read this novel file instead of a store's source")
+    bk.add_argument("--chapters", help="chapters to use, e.g. 1-20 (default: all)")
+    bk.add_argument("--limit", type=int, default=0, help="keep at most this many pairs, spread over the book (0 = all)")
+    bk.add_argument("--attributed-only", action="store_true",
+                    help="only pairs whose prompt line names its speaker (八戒道：“…”)")
+    bk.add_argument("--max-chars", type=int, default=200,
+                    help="leave out pairs with a line longer than this (0 = any; default 200, a chat turn's length)")
+    add_settings_args(bk)
+    for x in (s, pr, bk):
         x.add_argument("--role", required=True, help="target character, e.g. 孙悟空")
         x.add_argument("--aliases", default="", help="other names, comma-separated, e.g. 悟空,行者,孙行者,齐天大圣")
         x.add_argument("--out", type=Path, required=True, help="output JSONL")
@@ -179,6 +216,16 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[dialogue] {len(pairs)} pairs → {args.out}", file=sys.stderr)
             return 0
         settings = settings_for(args)
+        if args.mode == "book":
+            novel = load_book(settings, args.name, args.novel)
+            pairs = book_pairs(novel.chunks, novel.original, args.role, aliases, parse_chapters(args.chapters),
+                               args.limit, args.attributed_only, args.max_chars)
+            if not pairs:
+                raise BadInputError(f"{novel.name}: no quoted lines of {args.role} (or {', '.join(aliases) or 'an alias'})"
+                                    " answering someone; check the name and --aliases")
+            write_jsonl(args.out, pairs)
+            print(f"[dialogue] {len(pairs)} pairs from {novel.name} → {args.out}", file=sys.stderr)
+            return 0
         name, chunks = load_chunks(settings, args.name, args.novel)
         chunks = select_chunks(chunks, parse_chapters(args.chapters), args.limit)
         complete = teacher(settings, args)

@@ -161,7 +161,8 @@ def build_parser(prog: str = "python -m roleplay", progs: dict[str, str] | None 
                        description="Draft a Character Card V2 from the novel's passages and the character's lines.")
     common(d)
     d.add_argument("--aliases", help="comma-separated other names the book uses, e.g. 悟空,行者,大圣")
-    d.add_argument("--self-ref", help="how the character says 'I', e.g. 俺老孙")
+    d.add_argument("--self-ref", help="how the character says 'I', e.g. 老孙; the speakers whose lines use it become "
+                                      "aliases (行者, 大圣, 猴王…)")
     d.add_argument("--no-model", action="store_true", help="no model summary: only lines, aliases and passages")
     d.add_argument("--json", action="store_true")
     d.set_defaults(func=_draft)

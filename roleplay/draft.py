@@ -1,7 +1,8 @@
 """Draft a card from the book: the character's passages summarised by the model, their own lines counted.
 
 The draft is a starting point the reader edits (in the card file or the page); aliases come from the
-reader (`--aliases`) plus the name without its surname, and are kept only when the book uses them.
+reader (`--aliases`), the name without its surname, and — when the first-person word is known — the speakers
+whose lines use it (老孙 → 行者, 大圣, 猴王, 悟空), kept only when the book uses them.
 """
 
 from __future__ import annotations
@@ -23,6 +24,33 @@ def aliases_in_book(text: str, name: str, given: list[str]) -> list[str]:
     return [a for i, a in enumerate(cands) if a and a != name and a not in cands[:i] and a in text]
 
 
+def discover_aliases(text: str, self_ref: str, min_lines: int = 10, min_hits: int = 3,
+                     ratio: float = 0.4) -> list[dict]:
+    """Speakers whose lines say the character's own first-person word, as often as the character's main name does.
+
+    A character's 俺老孙 or 贫僧 is theirs alone: whoever says it under another name is the same character
+    (measured on 西游记: 老孙 → 大圣 0.22, 猴王 0.18, 行者 0.16, 悟空 0.09 of their lines; 贫僧 → 三藏 0.10,
+    长老 0.07, 唐僧 0.06, and 菩萨 0.03, left out by `ratio`). The bar is `ratio` × the share of the speaker
+    who says it most, so a book's own habits set it; a word many speakers say gives no aliases.
+    """
+    from roleplay.lines import lines_by_speaker
+
+    if not self_ref:
+        return []
+    rows, total, talkers = [], 0, 0
+    for who, said in lines_by_speaker(text).items():
+        hits = sum(self_ref in x for x in said)
+        total, talkers = total + hits, talkers + (len(said) >= min_lines)
+        if len(said) >= min_lines and hits >= min_hits:
+            rows.append({"name": who, "share": round(hits / len(said), 3), "lines": len(said), "hits": hits})
+    if not rows:
+        return []
+    main = max(rows, key=lambda r: r["hits"])
+    if main["hits"] < 0.3 * total or len(rows) > talkers / 4:  # a word many say (我, 吾, 某) is nobody's own
+        return []
+    return sorted((r for r in rows if r["share"] >= ratio * main["share"]), key=lambda r: -r["hits"])
+
+
 def draft_card(settings: Settings, novel: str, name: str, aliases: list[str] | None = None, self_ref: str = "",
                use_model: bool = True, backend=None) -> tuple[dict, dict]:
     """(card, report): a draft card for `name` of `novel`, and what went into it (lines found, passages)."""
@@ -33,9 +61,10 @@ def draft_card(settings: Settings, novel: str, name: str, aliases: list[str] | N
     probe = Character(settings, new_card(name, shuwen={"novel": novel}), backend=backend)
     m = probe.asker.retriever.manifest
     text = load_for(settings, Path(m.source_path), m.name).original
+    found_aliases = discover_aliases(text, self_ref)
+    given = list(aliases or []) + [r["name"] for r in found_aliases]
     card = new_card(name, tags=[novel], creator="书问 draft",
-                    shuwen={"novel": novel, "aliases": aliases_in_book(text, name, aliases or []),
-                            "self_ref": self_ref})
+                    shuwen={"novel": novel, "aliases": aliases_in_book(text, name, given), "self_ref": self_ref})
     who = Character(settings, card, backend=backend)
     found, _ = who.lines()
     passages = who.passages(f"{name}是什么人 {name}的经历")
@@ -53,5 +82,6 @@ def draft_card(settings: Settings, novel: str, name: str, aliases: list[str] | N
         d["first_mes"] = found[0]["text"]
         d["mes_example"] = "\n".join(f"<START>\n{{{{char}}}}: {x['text']}" for x in found[:: max(1, len(found) // 3)][:3])
     report = {"lines": len(found), "aliases": card["data"]["extensions"]["shuwen"]["aliases"],
+              "discovered_aliases": found_aliases,
               "passages": [p.chapter_title for p in passages]}
     return card, report

@@ -6,6 +6,7 @@ lines, the ones nearest to what is being asked.
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import asdict, dataclass
 
@@ -61,3 +62,54 @@ def speakers(text: str, top: int = 50) -> list[tuple[str, int]]:
     for m in re.finditer(rf"([\u4e00-\u9fff]{{2,4}}?)(?:闻言|笑嘻嘻的|上前|连忙|大惊|又)?(?:{_VERBS})[：:]\s*“", text):
         counts[m.group(1)] += 1
     return counts.most_common(top)
+
+
+def lines_by_speaker(text: str, min_count: int = 3) -> dict[str, list[str]]:
+    """Every attributed line, grouped by who says it (那呆子 → 呆子; 行者听见, 三藏合掌 → 行者, 三藏)."""
+    raw = dict(speakers(text, 1000))
+
+    def fold(name: str) -> str:
+        name = name.lstrip("那这")
+        for n in range(2, len(name)):  # a name plus what they did (行者暗想) belongs to the name
+            if raw.get(name[:n], 0) >= raw.get(name, 0):
+                return name[:n]
+        return name
+
+    names = sorted({fold(n) for n, c in raw.items() if c >= min_count})
+    out: dict[str, list[str]] = {}
+    for ln in own_lines(text, names, min_chars=2):
+        out.setdefault(ln.speaker, []).append(ln.text)
+    return out
+
+
+_HEADING = re.compile(r"\n\s*第[一二三四五六七八九十百千零〇\d]+[回章]")
+_SAID_BY = re.compile(rf"([^，。！？；：:“”\n]{{1,12}}?)(?:{_VERBS})[：:]\s*$")
+
+
+def answered_lines(text: str, names: list[str], window: int = 200) -> list[dict]:
+    """(the line said just before → the character's own line) pairs from the book's quoted speech.
+
+    The book's own dialogue, no model needed: the prompt is the last quoted line before one of the character's lines,
+    when it stands at most `window` characters before, in the same chapter, and is not the character's own.
+    """
+    own = own_lines(text, names)
+    own_starts = {ln.start for ln in own}
+    quotes = [(q.start(), q.end(), q.group(1)) for q in _QUOTE.finditer(text)]
+    starts = [q[0] for q in quotes]
+    out = []
+    for ln in own:
+        i = bisect.bisect_left(starts, ln.start) - 1
+        if i < 0:
+            continue
+        qs, qe, said = quotes[i]
+        between = text[qe:ln.start]
+        if qs in own_starts or len(between) > window or _HEADING.search(between) or len(said.strip()) < 2:
+            continue
+        # who said the line before: the clause that introduces it (八戒笑道：); when it names the character at all
+        # (孙大圣又道, 八戒向行者道) the pair is left out rather than risk the character answering itself
+        who = _SAID_BY.search(text, max(0, qs - 16), qs)
+        if who and any(n in who.group(1) for n in names if n):
+            continue
+        out.append({"input": said.strip(), "output": ln.text, "speaker": who.group(1).strip() if who else "",
+                    "start": ln.start})
+    return out

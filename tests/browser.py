@@ -66,12 +66,10 @@ def ask_and_listen(url: str, question: str, screenshot: Path, timeout_s: float =
         try:
             page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]}, locale="zh-CN")
             page.goto(url, timeout=ms)
-            box = page.get_by_test_id("stChatInputTextArea")
-            box.wait_for(timeout=ms)
-            box.fill(question)
-            box.press("Enter")
+            page.get_by_test_id("stChatInputTextArea").wait_for(timeout=ms)
+            send(page, question, ms)
+            wait_for_reply(page, ms)
             speak = page.get_by_role("button", name="🔊 朗读")
-            speak.first.wait_for(timeout=ms)
             messages = page.get_by_test_id("stChatMessage")
             answer = messages.nth(1).get_by_test_id("stMarkdownContainer").first.inner_text()
             found = re.search(r"出处（(\d+) 段", page.get_by_test_id("stExpander").first.inner_text())
@@ -140,8 +138,8 @@ def roleplay_in_browser(url: str, character: str, message: str, topic: str, turn
     artifacts.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        page = browser.new_page(viewport={"width": 1280, "height": 1000}, locale="zh-CN")
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1000}, locale="zh-CN")
             dialogs: list[str] = []
             page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
             page.goto(url, timeout=ms)
@@ -149,10 +147,8 @@ def roleplay_in_browser(url: str, character: str, message: str, topic: str, turn
             sidebar.get_by_text("角色", exact=True).click()
             page.get_by_role("button", name=character).first.click(timeout=ms)
             page.get_by_role("button", name=f"👤 {character}").wait_for(timeout=ms)
-            box = page.get_by_test_id("stChatInputTextArea")
-            box.fill(message)
-            box.press("Enter")
-            page.get_by_role("button", name="🔊 朗读").first.wait_for(timeout=ms)
+            send(page, message, ms)
+            wait_for_reply(page, ms)
             reply = page.get_by_test_id("stChatMessage").last.get_by_test_id("stMarkdownContainer").first.inner_text()
             sources = page.get_by_test_id("stExpander").last.locator("summary").inner_text()
             hostile = page.get_by_text("<script>window.__pwned=1</script>").count() > 0
@@ -173,5 +169,50 @@ def roleplay_in_browser(url: str, character: str, message: str, topic: str, turn
                     for m in page.get_by_test_id("stChatMessage").all()]
             page.screenshot(path=str(artifacts / "chatroom.png"), full_page=True)
             return RoleplayResult(reply, sources, said, ran, hostile, dialogs)
+        except Exception as e:
+            raise AssertionError(f"{e}\n{diagnose(page, artifacts)}") from e
         finally:
             browser.close()
+
+
+def idle(page, ms: int) -> None:
+    """Wait until Streamlit has finished its run (its status widget says Running… while a script runs)."""
+    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=ms)
+
+
+def send(page, text: str, ms: int) -> None:
+    """Type into the chat box and press Enter, again if a rerun replaced the box before the page took the text."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for _ in range(3):
+        idle(page, ms)
+        box = page.get_by_test_id("stChatInputTextArea")
+        box.fill(text)
+        box.press("Enter")
+        try:
+            page.get_by_test_id("stChatMessage").filter(has_text=text).first.wait_for(timeout=60_000)
+            return
+        except PlaywrightTimeout:
+            continue
+    raise AssertionError(f"the page never showed the message {text!r} after three tries")
+
+
+def wait_for_reply(page, ms: int) -> None:
+    """Wait for the 🔊 under a reply, or fail at once with the error the page shows instead."""
+    done = page.get_by_role("button", name="🔊 朗读").first
+    failed = page.get_by_test_id("stChatMessage").last.locator("[data-testid='stAlert'], [data-testid='stException']")
+    done.or_(failed.first).wait_for(timeout=ms)
+    if not done.is_visible():
+        raise AssertionError(f"the reply failed: {failed.first.inner_text()}")
+
+
+def diagnose(page, artifacts: Path) -> str:
+    """What the page showed when a step failed: a screenshot in artifacts, the page's text, the app's log tail."""
+    try:
+        page.screenshot(path=str(artifacts / "failure.png"), full_page=True)
+        text = page.locator("body").inner_text(timeout=5000)
+    except Exception as e:  # the page itself may be gone; say so rather than hide the first error
+        return f"(no page to show: {e})"
+    log = artifacts / "app.log"
+    tail = log.read_text(encoding="utf-8", errors="replace")[-3000:] if log.exists() else ""
+    return "the page said:\n" + text[-3000:] + ("\nthe app's log ends:\n" + tail if tail else "")

@@ -31,3 +31,18 @@ def test_script_dialogue_cli_writes_pairs(tmp_path):
     assert r.returncode == 0, r.stderr
     rec = json.loads(out.read_text(encoding="utf-8"))
     assert (rec["input"], rec["output"], rec["action"]) == ("你叫什么？", "臣妾甄嬛。", "跪下")
+
+
+def test_book_dialogue_cli_takes_pairs_from_the_novels_quoted_lines(tmp_path):
+    novel = tmp_path / "小说.txt"
+    novel.write_text("第一回　上山\n\n三藏道：“悟空，前面是甚么山？”行者道：“师父莫怕，等老孙去看。”\n\n"
+                     "第二回　下山\n\n八戒道：“哥哥，吃斋了。”悟空笑道：“呆子，你先吃。”\n", encoding="utf-8")
+    out = tmp_path / "d.jsonl"
+    r = run_cli("-m", "finetune.dialogue", "book", "--novel", str(novel), "--role", "孙悟空", "--aliases", "悟空,行者",
+                "--chapters", "2", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    recs = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    assert [(x["speaker"], x["input"], x["output"], x["chapter"]) for x in recs] == [("八戒", "哥哥，吃斋了。", "呆子，你先吃。", 2)]
+    r = run_cli("-m", "finetune.dialogue", "book", "--novel", str(novel), "--role", "白龙马", "--out", str(tmp_path / "x.jsonl"))
+    assert r.returncode == 2 and "no quoted lines of 白龙马" in r.stderr.strip().splitlines()[-1]
+    assert not (tmp_path / "x.jsonl").exists()
