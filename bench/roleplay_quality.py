@@ -46,7 +46,20 @@ def proper_nouns(text: str, own: set[str]) -> list[str]:
     return [w.word for w in pseg.cut(text) if w.flag in PROPER and len(w.word) >= 2 and w.word not in own]
 
 
-def score(reply, card: dict, book: str) -> dict:
+def bigrams(text: str) -> set[str]:
+    """The two-character words of a text (CJK only)."""
+    return {text[i:i + 2] for i in range(len(text) - 1) if all("\u4e00" <= c <= "\u9fff" for c in text[i:i + 2])}
+
+
+def voice_of(card: dict, book: str) -> set[str]:
+    """Every two-character word the character says in the book: how they talk, as the book writes it."""
+    from rag.ingest.speech import own_lines
+    from roleplay.card import names
+
+    return set().union(*(bigrams(ln.text) for ln in own_lines(book, names(card))))
+
+
+def score(reply, card: dict, book: str, voice: set[str] = frozenset()) -> dict:
     from roleplay.card import names, shuwen
     from roleplay.chat import _FIRST_PERSON, breaks_character
 
@@ -59,6 +72,9 @@ def score(reply, card: dict, book: str) -> dict:
             "broke": broke, "self_ref": bool(self_ref and self_ref in text), "regenerated": reply.regenerated,
             "nouns": nouns, "nouns_in_book": sum(n in book for n in nouns),
             "nouns_in_passages": sum(n in shown for n in nouns), "first_token_s": reply.timings.get("first_token_s"),
+            # the share of the reply's two-character words the character also says in the book (modern phrasing such
+            # as 我们/非常/因为 is rare there; 甚么/老孙/这厮 are not)
+            "book_voice": round(len(bigrams(text) & voice) / len(bigrams(text)), 3) if bigrams(text) and voice else None,
             "total_s": reply.timings.get("total_s")}
 
 
@@ -83,6 +99,8 @@ def summary(rows: list[dict]) -> dict:
             "broke": rate(rows, "broke"), "regenerated": rate(rows, "regenerated"), "proper_nouns": nouns,
             "nouns_in_book": round(sum(r["nouns_in_book"] for r in rows) / nouns, 3) if nouns else None,
             "nouns_in_passages": round(sum(r["nouns_in_passages"] for r in rows) / nouns, 3) if nouns else None,
+            "book_voice": round(sum(v) / len(v), 3) if (v := [r["book_voice"] for r in rows
+                                                                if r.get("book_voice") is not None]) else None,
             "first_token_p50_s": ft[len(ft) // 2] if ft else None}
 
 
@@ -161,10 +179,11 @@ def main() -> int:
     rows: dict[str, list[dict]] = {"grounded": [], "ungrounded": []}
     facts: list[dict] = []
     for name, card in cards.items():
+        voice = voice_of(card, book)
         for grounded in (True, False):
             who = Character(s, card, retriever=asker.retriever, grounded=grounded)
             for prompt in PROMPTS:
-                row = score(who.say(prompt), card, book)
+                row = score(who.say(prompt), card, book, voice)
                 row.update(character=name, prompt=prompt)
                 rows["grounded" if grounded else "ungrounded"].append(row)
                 print(f"[{time.time() - t0:6.0f}s] {name} {'G' if grounded else 'U'} {row['in_character']:d} "

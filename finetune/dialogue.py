@@ -156,7 +156,7 @@ def extract_dialogues(chunks: list[Chunk], novel: str, role: str, aliases: list[
 def book_pairs(chunks: list[Chunk], original: str, role: str, aliases: list[str], chapters: set[int] | None = None,
                limit: int = 0, attributed_only: bool = False, max_chars: int = 200) -> list[dict]:
     """The role's lines answering the line said just before, from the book's quoted speech (no model); `limit` spreads."""
-    from roleplay.lines import answered_lines
+    from rag.ingest.speech import answered_lines
 
     starts = [c.start for c in chunks]
     out = []

@@ -12,13 +12,15 @@ import logging
 import math
 import pickle
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from scipy import sparse
 
-FORMAT = "lexical-2"  # bump when the saved fields change
+from rag.aliases import alias_groups, expand
+
+FORMAT = "lexical-3"  # bump when the saved fields change
 _HAN = re.compile(r"[\u4e00-\u9fff]+")
 # question words and glue that carry no content in a reader's question
 STOPWORDS = frozenset(
@@ -102,12 +104,13 @@ class BM25Index:
         idf = np.log(1 + (n - df + 0.5) / (df + 0.5))
         return cls(vocab, m, idf)
 
-    def scores(self, query_tokens: list[str]) -> np.ndarray:
-        """BM25 score of every document for the query."""
+    def scores(self, query_tokens: list[str] | dict[str, float]) -> np.ndarray:
+        """BM25 score of every document for the query (a dict gives each token a weight)."""
+        weights = query_tokens if isinstance(query_tokens, dict) else dict.fromkeys(query_tokens, 1.0)
         q = np.zeros(len(self.vocab))
-        for w in sorted(set(query_tokens)):  # fixed order: float sums, hence ties, do not vary per process
+        for w in sorted(weights):  # fixed order: float sums, hence ties, do not vary per process
             if (j := self.vocab.get(w)) is not None:
-                q[j] = self.idf[j]
+                q[j] = self.idf[j] * weights[w]
         return self.matrix @ q
 
 
@@ -121,6 +124,7 @@ class LexicalIndex:
     windows: BM25Index  # each chunk with its neighbours in the same chapter: names said just before count
     chapter_of: np.ndarray  # row of each chunk's chapter in `chapters`
     chapters: BM25Index  # whole chapters: where the story is, when the answer sentence never names it
+    aliases: list[list[str]] = field(default_factory=list)  # the book's alias groups (rag/aliases.py)
 
     @classmethod
     def build(cls, ids: list[str], texts: list[str], chapters: list[int], seqs: list[int]) -> LexicalIndex:
@@ -142,7 +146,9 @@ class LexicalIndex:
         chap_docs: list[list[str]] = [[] for _ in rows]
         for i in order:
             chap_docs[chapter_of[i]] += toks[i]
-        return cls(words, ids, BM25Index.build(toks), BM25Index.build(win), chapter_of, BM25Index.build(chap_docs))
+        aliases = alias_groups("\n".join(texts[i] for i in order))
+        return cls(words, ids, BM25Index.build(toks), BM25Index.build(win), chapter_of, BM25Index.build(chap_docs),
+                   aliases)
 
     def tokenizer(self) -> NovelTokenizer:
         if not hasattr(self, "_tok"):
@@ -155,14 +161,18 @@ class LexicalIndex:
             self._idf = {w: float(self.chunks.idf[j]) for w, j in self.chunks.vocab.items()}
         return self._idf
 
-    def chapter_scores(self, question: str) -> np.ndarray:
-        """BM25 score of each chunk's whole chapter for the question."""
-        return self.chapters.scores(self.tokenizer().tokens(question))[self.chapter_of]
+    def query(self, question: str, alias_weight: float = 0.0) -> dict[str, float]:
+        """The question's tokens, each weighted 1, plus the other names of the characters it names."""
+        return expand(self.tokenizer().tokens(question), self.aliases, alias_weight)
 
-    def rank(self, question: str, which: str = "chunks", n: int = 50) -> list[int]:
+    def chapter_scores(self, question: str, alias_weight: float = 0.0) -> np.ndarray:
+        """BM25 score of each chunk's whole chapter for the question."""
+        return self.chapters.scores(self.query(question, alias_weight))[self.chapter_of]
+
+    def rank(self, question: str, which: str = "chunks", n: int = 50, alias_weight: float = 0.0) -> list[int]:
         """Indices of the top-n documents (positive scores only)."""
         idx = self.chunks if which == "chunks" else self.windows
-        s = idx.scores(self.tokenizer().tokens(question))
+        s = idx.scores(self.query(question, alias_weight))
         top = np.argsort(-s, kind="stable")[:n]
         return [int(i) for i in top if s[i] > 0]
 
@@ -171,7 +181,7 @@ class LexicalIndex:
         tmp = path.with_suffix(".tmp")
         with open(tmp, "wb") as f:
             pickle.dump((FORMAT, self.words, self.chunk_ids, self.chunks, self.windows, self.chapter_of,
-                         self.chapters), f)
+                         self.chapters, self.aliases), f)
         tmp.replace(path)
 
     @classmethod

@@ -123,7 +123,7 @@ class Retriever:
         if not hasattr(self, "_lex_pos") or len(self._lex_pos) != len(self._ids):
             pos = {cid: i for i, cid in enumerate(lex.chunk_ids)}
             self._lex_pos = np.array([pos[cid] for cid in self._ids], np.int64)
-        chap = lex.chapter_scores(question)[self._lex_pos]
+        chap = lex.chapter_scores(question, self.settings.alias_weight)[self._lex_pos]
 
         def z(x: np.ndarray) -> np.ndarray:
             return (x - x.mean()) / (x.std() + 1e-9)
@@ -167,11 +167,12 @@ class Retriever:
         def readable(ids: list[str]) -> list[str]:
             return ids[:n] if max_seq is None else [i for i, ok in zip(ids, self._readable(ids, max_seq)) if ok][:n]
 
-        lexical_ids = readable([lex.chunk_ids[i] for i in lex.rank(question, "chunks", pool)])
+        aw = self.settings.alias_weight
+        lexical_ids = readable([lex.chunk_ids[i] for i in lex.rank(question, "chunks", pool, aw)])
         if mode == "bm25":
             rankings = [lexical_ids]
         else:
-            window_ids = readable([lex.chunk_ids[i] for i in lex.rank(question, "windows", pool)])
+            window_ids = readable([lex.chunk_ids[i] for i in lex.rank(question, "windows", pool, aw)])
             if self._exact:
                 sims = self._similarities(question)
                 rankings = [[cid for cid, _ in self._vector_ranking(question, n, sims, max_seq)], lexical_ids,

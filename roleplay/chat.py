@@ -17,11 +17,11 @@ import numpy as np
 from rag.errors import BadInputError
 from rag.generate.prompter import chapter_label, load_template
 from rag.generate.repair import repair
+from rag.ingest.speech import own_lines
 from rag.retrieve import Passage
 from rag.settings import Settings
 from roleplay import store
 from roleplay.card import active_lore, names, normalize, shuwen, substitute
-from roleplay.lines import own_lines
 
 TEMPLATES = Path(__file__).parent / "prompts"
 MAX_LINES = 400  # own lines kept per character (embedded once, cached beside the card)

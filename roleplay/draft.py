@@ -7,6 +7,7 @@ whose lines use it (老孙 → 行者, 大圣, 猴王, 悟空), kept only when t
 
 from __future__ import annotations
 
+from rag.aliases import discover_aliases
 from rag.settings import Settings
 from roleplay.card import new_card
 from roleplay.chat import Character
@@ -22,33 +23,6 @@ def aliases_in_book(text: str, name: str, given: list[str]) -> list[str]:
     """`given` aliases plus the name without a one-character surname, kept when the book uses them."""
     cands = list(given) + ([name[1:]] if len(name) == 3 else [])
     return [a for i, a in enumerate(cands) if a and a != name and a not in cands[:i] and a in text]
-
-
-def discover_aliases(text: str, self_ref: str, min_lines: int = 10, min_hits: int = 3,
-                     ratio: float = 0.4) -> list[dict]:
-    """Speakers whose lines say the character's own first-person word, as often as the character's main name does.
-
-    A character's 俺老孙 or 贫僧 is theirs alone: whoever says it under another name is the same character
-    (measured on 西游记: 老孙 → 大圣 0.22, 猴王 0.18, 行者 0.16, 悟空 0.09 of their lines; 贫僧 → 三藏 0.10,
-    长老 0.07, 唐僧 0.06, and 菩萨 0.03, left out by `ratio`). The bar is `ratio` × the share of the speaker
-    who says it most, so a book's own habits set it; a word many speakers say gives no aliases.
-    """
-    from roleplay.lines import lines_by_speaker
-
-    if not self_ref:
-        return []
-    rows, total, talkers = [], 0, 0
-    for who, said in lines_by_speaker(text).items():
-        hits = sum(self_ref in x for x in said)
-        total, talkers = total + hits, talkers + (len(said) >= min_lines)
-        if len(said) >= min_lines and hits >= min_hits:
-            rows.append({"name": who, "share": round(hits / len(said), 3), "lines": len(said), "hits": hits})
-    if not rows:
-        return []
-    main = max(rows, key=lambda r: r["hits"])
-    if main["hits"] < 0.3 * total or len(rows) > talkers / 4:  # a word many say (我, 吾, 某) is nobody's own
-        return []
-    return sorted((r for r in rows if r["share"] >= ratio * main["share"]), key=lambda r: -r["hits"])
 
 
 def draft_card(settings: Settings, novel: str, name: str, aliases: list[str] | None = None, self_ref: str = "",

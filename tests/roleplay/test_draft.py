@@ -1,7 +1,8 @@
 """Drafting a card from the book without a model: aliases from the character's own first-person word."""
 
-from roleplay.draft import aliases_in_book, discover_aliases
-from roleplay.lines import lines_by_speaker
+from rag.aliases import discover_aliases
+from rag.ingest.speech import lines_by_speaker
+from roleplay.draft import aliases_in_book
 from tests.conftest import shared_file
 
 

@@ -1,7 +1,7 @@
-"""A character's own lines: quoted speech the book attributes to their name or an alias (行者笑道：“……”).
+"""Who says what in the book: quoted speech attributed to a name or an alias (行者笑道：“……”).
 
-These are what the ChatHaruhi method shows the model to style a reply: a few of the character's original
-lines, the ones nearest to what is being asked.
+Roleplay shows the model a few of a character's own lines to style a reply (the ChatHaruhi method); the
+fine-tuning kit takes the lines said to them as prompts; alias discovery reads who says 老孙.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""A character's own lines from the book (roleplay/lines.py), on the real 西游记."""
+"""Who says what in the book: quoted speech attributed to a name (行者笑道：“……”), on the real 西游记."""
 
-from roleplay.lines import answered_lines, own_lines, speakers
+from rag.ingest.speech import answered_lines, own_lines, speakers
 from tests.conftest import shared_file
 
 WUKONG = ["孙悟空", "悟空", "行者", "孙行者", "大圣", "齐天大圣", "美猴王", "猴王"]

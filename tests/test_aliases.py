@@ -1,0 +1,33 @@
+"""Alias groups from the book, no model: first-person words and courtesy names; query expansion."""
+
+from rag.aliases import alias_groups, courtesy_groups, expand, self_word_groups
+from tests.conftest import shared_file
+
+
+def test_courtesy_names_group_a_person_when_the_book_uses_both():
+    text = "刘备，姓刘，名备，字玄德。" + "玄德曰：“善。”刘备大喜。刘玄德到。" * 3 + "又有一人，姓张，名飞，字翼德。"
+    assert courtesy_groups(text) == [{"刘备", "玄德", "刘玄德"}]  # 张飞 is never used again: no group
+
+
+def test_a_shared_first_person_word_groups_the_speakers_who_own_it():
+    others = "".join(f"{who}道：“我听说了。”" for who in ("龙王", "土地", "山神", "国王", "太子", "老者", "樵夫",
+                                                             "八戒", "沙僧", "三藏", "菩萨", "老君"))
+    text = ("大圣道：“老孙去也。”行者道：“老孙来了。”行者道：“走罢。”" + others) * 30
+    assert self_word_groups(text) == [{"大圣", "行者"}]
+
+
+def test_expansion_adds_the_other_names_with_their_weight():
+    groups = [["大圣", "悟空", "行者"], ["八戒", "呆子"]]
+    assert expand(["孙悟空", "金箍棒"], groups, 0.5) == {"孙悟空": 1.0, "金箍棒": 1.0, "大圣": 0.5, "悟空": 0.5,
+                                                         "行者": 0.5}
+    assert expand(["八戒"], groups, 0.0) == {"八戒": 1.0}
+    assert expand(["唐僧"], groups, 0.5) == {"唐僧": 1.0}
+
+
+def test_the_two_books_give_their_known_groups():
+    xyj = alias_groups(shared_file("corpus/xiyouji.txt").read_text(encoding="utf-8-sig"))
+    assert {"行者", "大圣", "悟空"} <= set(next(g for g in xyj if "行者" in g))
+    assert {"三藏", "唐僧"} <= set(next(g for g in xyj if "三藏" in g))
+    assert not any({"行者", "八戒"} <= set(g) or {"行者", "三藏"} <= set(g) for g in xyj)  # companions stay apart
+    sg = alias_groups(shared_file("corpus/sanguo.txt").read_text(encoding="utf-8-sig", errors="replace"))
+    assert ["刘备", "刘玄德", "玄德"] in sg and ["孟德", "曹孟德", "曹操"] in sg and ["孔明", "诸葛亮", "诸葛孔明"] in sg
