@@ -60,6 +60,9 @@ class Settings:
     n_batch: int = 512  # llama.cpp prompt batch
     prompt_template: str = "concise"  # a name in rag/generate/prompts/ or a JSON path
     context_chars: int = 600  # evidence characters sent to the model; 600 answered as well as 700 on three books (docs/benchmarks.md)
+    # answer kinds (name, place, number, thing) whose slot is filled with the evidence candidate the model scores
+    # best instead of generated; "" = always generate
+    rank_answers: str = ""
     kind_bonus: float = 2.0  # compaction: bonus for windows holding what the question asks for (a number, a place)
     support_check: bool = True  # ask the model whether the passages hold the answer; refuse when not
     support_threshold: float = 0.76  # refuse below this P(yes); the accuracy-neutral point on 西游记 (docs/benchmarks.md)

@@ -72,6 +72,14 @@ class ChatBackend:
                 self._digit_args = {}
         return self._digit_args
 
+    def continuation_scores(self, messages: list[dict], prefix: str, candidates: list[str],
+                            keep: int = 6) -> dict[str, float] | None:
+        """The model's log-probability of each candidate right after `prefix` in its reply (llama.cpp only)."""
+        llm = getattr(self.model, "client", None)
+        if llm is None or not hasattr(llm, "tokenize") or not candidates:
+            return None
+        return _llama_continuations(llm, messages, prefix, candidates, keep)
+
     def choice_probs(self, messages: list[dict], choices: list[str]) -> dict[str, float]:
         """Probability (normalised over `choices`) that the reply starts with each choice.
 
@@ -84,6 +92,52 @@ class ChatBackend:
         reply = self.complete(messages, max_tokens=4).strip()
         best = max((c for c in choices if reply.startswith(c)), key=len, default=None)
         return {c: float(c == best) for c in choices}
+
+
+def _llama_continuations(llm, messages: list[dict], prefix: str, candidates: list[str],
+                         keep: int) -> dict[str, float]:
+    """log P(prefix + candidate | prompt) − log P(prefix) for each candidate, on the cached prompt.
+
+    One pass gives every candidate's first token; only the `keep` best by it are scored to the end (one
+    one-token pass per further token), the rest keep their first-token score: a name the model would not
+    start with does not win on its later tokens.
+    """
+    import numpy as np
+
+    head = llm.tokenize((_llama_prompt(llm, messages) + prefix).encode("utf-8"), add_bos=False, special=True)
+
+    def logits_after(tokens: list[int]) -> np.ndarray:
+        seen: list[np.ndarray] = []
+
+        def grab(_ids, logits):
+            seen.append(np.array(logits, np.float64))
+            return logits
+
+        gen = llm.generate(tokens, temp=0.0, logits_processor=[grab])  # reuses the cached prefix
+        next(gen)
+        gen.close()
+        z = seen[0]
+        return z - (z.max() + np.log(np.exp(z - z.max()).sum()))
+
+    def split(c: str) -> list[int]:
+        full = llm.tokenize((_llama_prompt(llm, messages) + prefix + c).encode("utf-8"), add_bos=False, special=True)
+        n = 0
+        while n < min(len(full), len(head)) and full[n] == head[n]:
+            n += 1
+        return full[:n], full[n:]
+
+    parts = {c: split(c) for c in candidates}
+    first = logits_after(head)
+    score = {}
+    for c, (base, rest) in parts.items():
+        if not rest:
+            continue
+        score[c] = float(first[rest[0]]) if len(base) == len(head) else float(logits_after(base)[rest[0]])
+    for c in sorted(score, key=lambda c: -score[c])[:keep]:
+        base, rest = parts[c]
+        for i in range(1, len(rest)):
+            score[c] += float(logits_after(base + rest[:i])[rest[i]])
+    return score
 
 
 def _llama_prompt(llm, messages: list[dict]) -> str:
