@@ -153,6 +153,8 @@ def main() -> int:
     ap.add_argument("--characters", help="only these cards (comma-separated names)")
     ap.add_argument("--adapter", default="", help="a character LoRA (.gguf) given to every chosen card")
     ap.add_argument("--facts", action=argparse.BooleanOptionalAction, default=True, help="ask the eval questions")
+    ap.add_argument("--only-transcripts", action="store_true",
+                    help="write the transcripts file and nothing else (no measurements, --out untouched)")
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "roleplay-quality.json")
     ap.add_argument("--transcripts", type=Path, default=ROOT / "docs" / "roleplay-transcripts.md",
                     help="transcripts file ('' = none)")
@@ -175,6 +177,9 @@ def main() -> int:
     asker = Asker(s, args.novel)
     m = asker.retriever.manifest
     book = load_for(s, Path(m.source_path), m.name).original
+    if args.only_transcripts:
+        args.transcripts.write_text(transcripts(s, cards, args.novel, args.room_turns), encoding="utf-8")
+        return 0
     t0 = time.time()
     rows: dict[str, list[dict]] = {"grounded": [], "ungrounded": []}
     facts: list[dict] = []

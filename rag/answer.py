@@ -257,16 +257,6 @@ class Asker:
             yield res.answer
             res.timings["total_s"] = res.timings["first_token_s"]
             return
-        ranked = self.ranked(res, messages) if self.settings.rank_answers else None
-        if ranked is not None:
-            res.timings["first_token_s"] = round(time.perf_counter() - t0, 3)
-            res.raw = res.answer = ranked
-            res.answer, src = cite(res.answer, res.standalone, res.evidence)
-            if src is not None:
-                res.citations, res.cited_chunk = [src.chapter], src.chunk_id
-            yield res.answer
-            res.timings["total_s"] = round(time.perf_counter() - t0, 3)
-            return
         raw = ""
         # the book writes 三千六百株; left free, the 1.5B model turns 一千一百一十一 into "10"
         evidence = "".join(p.text for p in res.evidence)
@@ -291,25 +281,6 @@ class Asker:
             if src is not None:
                 res.citations, res.cited_chunk = [src.chapter], src.chunk_id
         res.timings["total_s"] = round(time.perf_counter() - t0, 3)
-
-    def ranked(self, res: Answer, messages: list[dict]) -> str | None:
-        """The answer by ranking the evidence's candidates in the question's slot (rank_answers), or None."""
-        from rag.rank import best, candidates, find_slot, statement
-
-        slot = find_slot(res.standalone)
-        if slot is None or slot.kind not in self.settings.rank_answers.replace(" ", "").split(","):
-            return None
-        evidence = "".join(p.text for p in res.evidence)
-        lex = self.retriever.lexical()
-        if not hasattr(self, "_pos_cut"):  # part-of-speech tags on the novel's own dictionary
-            import jieba.posseg
-
-            self._pos_cut = jieba.posseg.POSTokenizer(lex.tokenizer().jieba).cut
-        cands = candidates(evidence, res.standalone, slot.kind, set(lex.words), cut=self._pos_cut)
-        scores = self.backend.continuation_scores(messages, slot.prefix, cands)
-        res.timings["ranked"] = len(cands)
-        winner = best(scores or {})
-        return statement(slot, winner) if winner else None
 
     def ask(self, question: str, history: list[tuple[str, str]] | None = None) -> Answer:
         res = Answer(question, question)

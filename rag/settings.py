@@ -44,7 +44,7 @@ class Settings:
     retrieval_mode: str = "hybrid"  # hybrid | vector | bm25
     candidates: int = 50  # per retriever, before fusion
     rrf_k: int = 60
-    alias_weight: float = 0.0  # BM25: weight of the other names of a character the question names (行者 for 孙悟空)
+    alias_weight: float = 0.5  # BM25: weight of the other names of a character the question names (行者 for 孙悟空)
     chapter_weight: float = 0.0  # hybrid: chapter-aware ranking weight; 0.5 measured best on 西游记 (docs/benchmarks.md)
     # generation
     chat_backend: str = "llamacpp"  # llamacpp | transformers | openai
@@ -60,9 +60,6 @@ class Settings:
     n_batch: int = 512  # llama.cpp prompt batch
     prompt_template: str = "concise"  # a name in rag/generate/prompts/ or a JSON path
     context_chars: int = 600  # evidence characters sent to the model; 600 answered as well as 700 on three books (docs/benchmarks.md)
-    # answer kinds (name, place, number, thing) whose slot is filled with the evidence candidate the model scores
-    # best instead of generated; "" = always generate
-    rank_answers: str = ""
     kind_bonus: float = 2.0  # compaction: bonus for windows holding what the question asks for (a number, a place)
     support_check: bool = True  # ask the model whether the passages hold the answer; refuse when not
     support_threshold: float = 0.76  # refuse below this P(yes); the accuracy-neutral point on 西游记 (docs/benchmarks.md)

@@ -287,8 +287,8 @@ class Character:
         text = re.split(rf"\n\s*(?:{re.escape(USER)}|用户|User)\s*[：:]", text)[0]
         own = set(names(self.card)) | {USER, "我", self._self_ref()}
         labels = "|".join(re.escape(n) for n in sorted(own, key=len, reverse=True) if n)
-        text = re.sub(rf"\n\s*(?:{labels})\s*[：:]\s*", "\n", text)  # the character labelling its own lines
-        text = re.sub(rf"^\s*(?:(?:{labels})\s*[：:]|[\u4e00-\u9fff]{{1,6}}(?<![说问答笑喊叫])\s*[：:]\s*(?=[“\"「]))\s*", "", text)
+        text = re.sub(rf"\n\s*[【\[]?(?:{labels})[】\]]?\s*[：:]\s*", "\n", text)  # the character labelling its lines
+        text = re.sub(rf"^\s*(?:[【\[]?(?:{labels})[】\]]?\s*[：:]|[\u4e00-\u9fff]{{1,6}}(?<![说问答笑喊叫])\s*[：:]\s*(?=[“\"「]))\s*", "", text)
         if re.fullmatch(r"[“\"「][^“”\"「」]+[”\"」]", text.strip()):
             text = text.strip()[1:-1]
         said, out = set(), []

@@ -161,5 +161,6 @@ def _own_words(text: str, others: list[str]) -> str:
     if not alts:
         return text.strip()
     label = rf"\s*(?:{alts})\s*(?:笑道|问道|答道|说道|道|说)?\s*[：:]"
-    text = re.sub(rf"^{label}\s*", "", text.strip())
-    return re.split(rf"(?<=[。！？!?…”\n]){label}", text)[0].strip()
+    boxed = rf"\s*[【\[](?:{alts})[】\]]\s*[：:]?"  # 【猪八戒】： is a label wherever it stands
+    text = re.sub(rf"^(?:{label}|{boxed})\s*", "", text.strip())
+    return re.split(rf"(?<=[。！？!?…”\n]){label}|{boxed}", text)[0].strip()

@@ -72,14 +72,6 @@ class ChatBackend:
                 self._digit_args = {}
         return self._digit_args
 
-    def continuation_scores(self, messages: list[dict], prefix: str, candidates: list[str],
-                            keep: int = 6) -> dict[str, float] | None:
-        """The model's log-probability of each candidate right after `prefix` in its reply (llama.cpp only)."""
-        llm = getattr(self.model, "client", None)
-        if llm is None or not hasattr(llm, "tokenize") or not candidates:
-            return None
-        return _llama_continuations(llm, messages, prefix, candidates, keep)
-
     def choice_probs(self, messages: list[dict], choices: list[str]) -> dict[str, float]:
         """Probability (normalised over `choices`) that the reply starts with each choice.
 
@@ -94,52 +86,6 @@ class ChatBackend:
         return {c: float(c == best) for c in choices}
 
 
-def _llama_continuations(llm, messages: list[dict], prefix: str, candidates: list[str],
-                         keep: int) -> dict[str, float]:
-    """log P(prefix + candidate | prompt) − log P(prefix) for each candidate, on the cached prompt.
-
-    One pass gives every candidate's first token; only the `keep` best by it are scored to the end (one
-    one-token pass per further token), the rest keep their first-token score: a name the model would not
-    start with does not win on its later tokens.
-    """
-    import numpy as np
-
-    head = llm.tokenize((_llama_prompt(llm, messages) + prefix).encode("utf-8"), add_bos=False, special=True)
-
-    def logits_after(tokens: list[int]) -> np.ndarray:
-        seen: list[np.ndarray] = []
-
-        def grab(_ids, logits):
-            seen.append(np.array(logits, np.float64))
-            return logits
-
-        gen = llm.generate(tokens, temp=0.0, logits_processor=[grab])  # reuses the cached prefix
-        next(gen)
-        gen.close()
-        z = seen[0]
-        return z - (z.max() + np.log(np.exp(z - z.max()).sum()))
-
-    def split(c: str) -> list[int]:
-        full = llm.tokenize((_llama_prompt(llm, messages) + prefix + c).encode("utf-8"), add_bos=False, special=True)
-        n = 0
-        while n < min(len(full), len(head)) and full[n] == head[n]:
-            n += 1
-        return full[:n], full[n:]
-
-    parts = {c: split(c) for c in candidates}
-    first = logits_after(head)
-    score = {}
-    for c, (base, rest) in parts.items():
-        if not rest:
-            continue
-        score[c] = float(first[rest[0]]) if len(base) == len(head) else float(logits_after(base)[rest[0]])
-    for c in sorted(score, key=lambda c: -score[c])[:keep]:
-        base, rest = parts[c]
-        for i in range(1, len(rest)):
-            score[c] += float(logits_after(base + rest[:i])[rest[i]])
-    return score
-
-
 def _llama_prompt(llm, messages: list[dict]) -> str:
     """The prompt text llama-cpp-python's create_chat_completion builds from the GGUF's chat template."""
     from llama_cpp import llama_chat_format
@@ -152,21 +98,28 @@ def _llama_prompt(llm, messages: list[dict]) -> str:
     return fmt(messages=messages).prompt
 
 
+def _next_logits(llm, tokens: list[int]):
+    """The model's logits for the token after `tokens` (one pass; llama.cpp reuses the cached prefix)."""
+    import numpy as np
+
+    seen: list[np.ndarray] = []
+
+    def grab(_ids, logits):
+        seen.append(np.array(logits, np.float64))
+        return logits
+
+    gen = llm.generate(tokens, temp=0.0, logits_processor=[grab])
+    next(gen)
+    gen.close()
+    return seen[0]
+
+
 def _llama_choice_probs(llm, messages: list[dict], choices: list[str]) -> dict[str, float]:
     import numpy as np
 
     tokens = llm.tokenize(_llama_prompt(llm, messages).encode("utf-8"), add_bos=False, special=True)
     firsts = [llm.tokenize(c.encode("utf-8"), add_bos=False, special=False)[0] for c in choices]
-    seen: list[np.ndarray] = []
-
-    def keep(_ids, logits):
-        seen.append(np.array(logits, np.float64))
-        return logits
-
-    gen = llm.generate(tokens, temp=0.0, logits_processor=[keep])  # reuses the cached prefix
-    next(gen)
-    gen.close()
-    z = seen[0][firsts]
+    z = _next_logits(llm, tokens)[firsts]
     p = np.exp(z - z.max())
     p /= p.sum()
     return {c: float(x) for c, x in zip(choices, p)}

@@ -150,33 +150,3 @@ def test_digits_are_forbidden_only_when_the_prompt_has_none(settings):
     Asker(settings, "青石镇奇案", backend=fake).ask("第2回里裕丰当的东家叫什么名字？")  # the reader used a digit
     Asker(settings.replace(book_numbers=False), "青石镇奇案", backend=fake).ask("裕丰当的东家叫什么名字？")
     assert fake.no_digits == [True, False, False]
-
-
-class RankingBackend(FakeBackend):
-    """Scores slot candidates: the favourite first, every other one far behind."""
-
-    def __init__(self, favourite: str):
-        super().__init__(reply="不该生成。")
-        self.favourite, self.ranked = favourite, []
-
-    def continuation_scores(self, messages, prefix, candidates, keep=6):
-        self.ranked.append((prefix, list(candidates)))
-        return {c: 0.0 if c == self.favourite else -5.0 for c in candidates}
-
-
-def test_rank_answers_fills_the_slot_with_the_models_best_candidate(settings):
-    from dataclasses import replace
-
-    ranked = replace(settings, rank_answers="name,place")
-    fake = RankingBackend("钱有道")
-    res = Asker(ranked, "青石镇奇案", backend=fake).ask("裕丰当的东家是谁？")
-    prefix, cands = fake.ranked[0]
-    assert prefix == "裕丰当的东家是" and "裕丰当" not in cands, cands
-    assert "钱有道" in cands, "|".join(cands)
-    assert res.answer.startswith("裕丰当的东家是钱有道。〔第") and not fake.prompts  # ranked, not generated
-    why = RankingBackend("钱有道")
-    res = Asker(ranked, "青石镇奇案", backend=why).ask("钱有道为什么要逃？")  # no slot: generated as before
-    assert not why.ranked and res.answer.startswith("不该生成")
-    many = RankingBackend("七万六千两")
-    res = Asker(ranked, "青石镇奇案", backend=many).ask("最后从山洞里清点出多少官银？")  # a number: not asked to rank
-    assert not many.ranked and res.answer.startswith("不该生成")

@@ -143,6 +143,7 @@ def test_each_character_can_have_its_own_backend():
 def test_replies_are_cleaned_to_the_characters_own_words(rp_settings):
     who = Character(rp_settings, detective(), backend=Script())
     assert who.clean("沈墨白：在下来也。") == "在下来也。"
+    assert who.clean("【沈墨白】：在下来也。") == "在下来也。"  # the bracketed label of a real run
     assert who.clean("你: “在下来也。”") == "在下来也。"  # a label and the quotes around the whole line
     assert who.clean("钱有道: “掌柜的，在下来也。”") == "掌柜的，在下来也。"
     assert who.clean("在下来也。\n轮到你了：以沈墨白的身份接着说") == "在下来也。"  # an echoed instruction
@@ -188,6 +189,10 @@ def test_a_reply_that_turns_into_a_script_keeps_only_the_speakers_part():
     assert _own_words(script, others) == "“哎呀，这火焰山好危险啊！”"
     assert _own_words("八戒：你又偷懒。沙僧：是啊。", others) == "你又偷懒。"  # mislabelled: the line stays
     assert _own_words("老孙去也。八戒说的不对。", others) == "老孙去也。八戒说的不对。"  # named, not labelled
+    # the bracketed labels of a real run (docs/roleplay-transcripts.md): cut wherever they stand
+    boxed = "【沙悟净】：师傅您说，要过火焰山？如果真的要过，【猪八戒】：师傅您说"
+    assert _own_words(boxed, others) == "师傅您说，要过火焰山？如果真的要过，"
+    assert _own_words("大家好。\n【猪八戒】：大师您好！", others) == "大家好。"
 
 
 def test_a_reply_is_never_empty(rp_settings):
