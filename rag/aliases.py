@@ -96,9 +96,27 @@ def expand(tokens: list[str], groups: list[list[str]], weight: float) -> dict[st
     out = {t: 1.0 for t in tokens}
     if weight <= 0:
         return out
+    for _t, g in named_groups(tokens, groups):
+        for n in g:
+            out.setdefault(n, weight)
+    return out
+
+
+def named_groups(tokens: list[str], groups: list[list[str]]) -> list[tuple[str, list[str]]]:
+    """(token, group) for each question token that names an alias group (the rule of `expand`)."""
+    out = []
     for t in tokens:
         for g in groups:
             if any(t == n or (len(n) >= 2 and len(t) == len(n) + 1 and t.endswith(n)) for n in g):
-                for n in g:
-                    out.setdefault(n, weight)
+                out.append((t, g))
+                break
     return out
+
+
+def as_the_book_says(question: str, tokens: list[str], groups: list[list[str]], idf: dict[str, float]) -> str:
+    """The question with each character named as the book names them most often (孙悟空 → 行者)."""
+    for t, g in named_groups(tokens, groups):
+        common = min((n for n in g if n in idf), key=lambda n: idf[n], default=None)
+        if common and common != t:
+            question = question.replace(t, common)
+    return question

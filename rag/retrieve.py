@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from rag.aliases import as_the_book_says
 from rag.index.embeddings import get_embeddings
 from rag.index.store import Library
 from rag.lexical import LexicalIndex
@@ -179,10 +180,16 @@ class Retriever:
                             window_ids]
                 if self.settings.chapter_weight > 0:
                     rankings.append(readable(self._chapter_ranking(question, sims, lex, pool)))
+                if self.settings.alias_vector > 0:
+                    alt = as_the_book_says(question, lex.tokenizer().tokens(question), lex.aliases, lex.idf())
+                    if alt != question:
+                        rankings.append([cid for cid, _ in self._vector_ranking(alt, n, None, max_seq)])
             else:
                 rankings = [[p.chunk_id for p in self.vector(question, n, max_seq)], lexical_ids, window_ids]
         # the chapter-aware list counts double: measured best on 西游记 and the sample (docs/benchmarks.md)
-        fused = rrf(rankings, self.settings.rrf_k, [1.0, 1.0, 1.0, 2.0][: len(rankings)])[: 2 * k]
+        weights = [1.0, 1.0, 1.0] + ([2.0] if self.settings.chapter_weight > 0 and self._exact else [])
+        weights += [self.settings.alias_vector] * (len(rankings) - len(weights))
+        fused = rrf(rankings, self.settings.rrf_k, weights[: len(rankings)])[: 2 * k]
         data = self._fetch([cid for cid, _ in fused])
         return _distinct([_passage(*data[cid], score) for cid, score in fused if cid in data], k)
 

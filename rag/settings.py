@@ -44,7 +44,8 @@ class Settings:
     retrieval_mode: str = "hybrid"  # hybrid | vector | bm25
     candidates: int = 50  # per retriever, before fusion
     rrf_k: int = 60
-    alias_weight: float = 0.5  # BM25: weight of the other names of a character the question names (行者 for 孙悟空)
+    alias_weight: float = 0.0  # BM25: weight of the other names of a character the question names (行者 for 孙悟空)
+    alias_vector: float = 0.0  # hybrid: RRF weight of a vector search for the question as the book names its characters
     chapter_weight: float = 0.0  # hybrid: chapter-aware ranking weight; 0.5 measured best on 西游记 (docs/benchmarks.md)
     # generation
     chat_backend: str = "llamacpp"  # llamacpp | transformers | openai

@@ -1,6 +1,6 @@
 """Alias groups from the book, no model: first-person words and courtesy names; query expansion."""
 
-from rag.aliases import alias_groups, courtesy_groups, expand, self_word_groups
+from rag.aliases import alias_groups, as_the_book_says, courtesy_groups, expand, self_word_groups
 from tests.conftest import shared_file
 
 
@@ -31,3 +31,31 @@ def test_the_two_books_give_their_known_groups():
     assert not any({"行者", "八戒"} <= set(g) or {"行者", "三藏"} <= set(g) for g in xyj)  # companions stay apart
     sg = alias_groups(shared_file("corpus/sanguo.txt").read_text(encoding="utf-8-sig", errors="replace"))
     assert ["刘备", "刘玄德", "玄德"] in sg and ["孟德", "曹孟德", "曹操"] in sg and ["孔明", "诸葛亮", "诸葛孔明"] in sg
+
+
+def test_the_question_is_said_again_as_the_book_names_the_character():
+    groups = [["大圣", "悟空", "猴王", "行者"]]
+    idf = {"行者": 1.0, "大圣": 3.0, "悟空": 3.5, "猴王": 4.0, "师父": 2.0}  # 行者: the commonest name in the book
+    assert as_the_book_says("孙悟空拜的师父住在哪里？", ["孙悟空", "师父", "住"], groups, idf) == "行者拜的师父住在哪里？"
+    assert as_the_book_says("八戒在哪里？", ["八戒"], groups, idf) == "八戒在哪里？"
+
+
+def test_hybrid_search_adds_the_books_naming_of_the_question(tmp_path, sample_master):
+    from dataclasses import replace
+
+    from rag.retrieve import Retriever
+    from rag.settings import load_settings
+    from tests.conftest import sample_store
+
+    class Watched(Retriever):
+        def _vector_ranking(self, question, *args, **kwargs):
+            self.asked.append(question)
+            return super()._vector_ranking(question, *args, **kwargs)
+
+    s = load_settings(env={}, store_dir=sample_store(sample_master, tmp_path / "chroma"))
+    for weight, asked in ((0.5, ["裕丰当的东家是谁？", "裕丰当的掌柜是谁？"]), (0.0, ["裕丰当的东家是谁？"])):
+        r = Watched(replace(s, alias_vector=weight), "青石镇奇案")
+        r.asked = []
+        r.lexical().aliases = [["东家", "掌柜"]]  # the sample shows no alias group itself; 掌柜 is the commoner word
+        assert r.search("裕丰当的东家是谁？")
+        assert r.asked == asked
