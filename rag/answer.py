@@ -276,7 +276,8 @@ class Asker:
             answer = self.prompter.refusal or "抱歉，无法回答这个问题。"
         res.raw = raw
         res.answer = answer or self.prompter.refusal
-        if res.answer != self.prompter.refusal:  # the chapter comes from the evidence, never the model's memory
+        if self.settings.cite_answers and res.answer != self.prompter.refusal:
+            # the chapter comes from the evidence, never the model's memory
             res.answer, src = cite(res.answer, res.standalone, res.evidence)
             if src is not None:
                 res.citations, res.cited_chunk = [src.chapter], src.chunk_id

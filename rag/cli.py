@@ -109,6 +109,43 @@ def _cut(settings, name: str, retriever, report: dict) -> int | None:
     return cut
 
 
+def _compared(args: argparse.Namespace, settings) -> list[tuple[str, object]]:
+    """eval --compare LABEL=FILE.toml: other configurations, each the current settings with one file on top."""
+    from rag.settings import overlay
+
+    out = []
+    for spec in args.compare or []:
+        label, sep, path = spec.partition("=")
+        if not sep or not label or not path:
+            raise ShuWenError(f"--compare wants LABEL=FILE.toml, not {spec!r}")
+        if label in {"shuwen", "reference-style", "closed-book"} or label.startswith("shuwen-"):
+            raise ShuWenError(f"--compare label {label!r} is taken by a built-in system; choose another")
+        out.append((label, overlay(settings, Path(path))))
+    if len({label for label, _ in out}) < len(out):
+        raise ShuWenError("--compare labels must differ")
+    return out
+
+
+def _answers(settings, name: str, retriever, items: list[dict], k: int, report: dict, progress: bool) -> dict:
+    """Answer every item with one configuration; records keep the evidence shown and the citation."""
+    from rag.answer import Asker
+    from rag.evaluate import run_eval
+
+    asker = Asker(settings, name, retriever)
+    if asker.max_seq is not None:
+        report["read_to"] = settings.read_to
+
+    def answer(q: str):
+        res = asker.ask(q)
+        # the evidence the model was shown, so losses can be put down to compaction or reading
+        return res.answer, res.sources, res.timings, {"support": res.support, "citations": res.citations,
+                                                      "shown": [p.to_dict() for p in res.evidence],
+                                                      "not_yet": res.not_yet}
+
+    return run_eval(items, lambda q: retriever.search(q, k), k, answer, progress=progress,
+                    read_end=retriever.readable_end(asker.max_seq))
+
+
 def _eval(args: argparse.Namespace) -> int:
     from rag.evaluate import closed_book_answerer, load_qa, markdown, run_eval
     from rag.retrieve import Retriever
@@ -117,12 +154,14 @@ def _eval(args: argparse.Namespace) -> int:
     name = args.name or settings.default_novel
     items = [item for path in args.qa for item in load_qa(path)]
     k = args.k or settings.k
+    compared = _compared(args, settings)  # a bad --compare fails now, not after the first system's hour
     retriever = Retriever(settings, name)
     report = {"qa": ", ".join(map(str, args.qa)), "name": name, "k": k, "command": "python -m rag " + " ".join(sys.argv[1:]),
               "systems": {}}
     if args.closed_book:
-        if args.retrieval_only:
-            raise ShuWenError("--closed-book asks the model without passages; it cannot be --retrieval-only")
+        if args.retrieval_only or compared:
+            raise ShuWenError("--closed-book asks the model without passages; it takes neither --retrieval-only "
+                              "nor --compare")
         report["systems"]["closed-book"] = run_eval(items, lambda q: [], k, closed_book_answerer(settings, name),
                                                     progress=not args.json)
     elif args.retrieval_only:
@@ -131,22 +170,16 @@ def _eval(args: argparse.Namespace) -> int:
             res = run_eval(items, lambda q, m=mode: retriever.search(q, k, m, cut), k, progress=not args.json,
                            read_end=retriever.readable_end(cut))
             report["systems"][f"shuwen-{mode}"] = res
+        for label, other in compared:
+            r2 = Retriever(other, name)
+            cut2 = _cut(other, name, r2, report)
+            report["systems"][label] = run_eval(items, lambda q, r=r2, c=cut2: r.search(q, k, None, c), k,
+                                                progress=not args.json, read_end=r2.readable_end(cut2))
     else:
-        from rag.answer import Asker
-
-        asker = Asker(settings, name, retriever)
-        if asker.max_seq is not None:
-            report["read_to"] = settings.read_to
-
-        def answer(q: str):
-            res = asker.ask(q)
-            # the evidence the model was shown, so losses can be put down to compaction or reading
-            return res.answer, res.sources, res.timings, {"support": res.support, "citations": res.citations,
-                                                          "shown": [p.to_dict() for p in res.evidence],
-                                                          "not_yet": res.not_yet}
-
-        report["systems"]["shuwen"] = run_eval(items, lambda q: retriever.search(q, k), k, answer,
-                                               progress=not args.json, read_end=retriever.readable_end(asker.max_seq))
+        report["systems"]["shuwen"] = _answers(settings, name, retriever, items, k, report, not args.json)
+        for label, other in compared:
+            report["systems"][label] = _answers(other, name, Retriever(other, name), items, k, report,
+                                                not args.json)
     if args.baseline:
         from rag.baseline import REFERENCE_K, ReferenceAsker
 
@@ -249,6 +282,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--modes", default="hybrid,vector,bm25", help="retrieval modes to compare (comma-separated)")
     e.add_argument("--baseline", action="store_true",
                    help="also evaluate the reference-style pipeline (LangChain splitter, vector k=4, its prompt)")
+    e.add_argument("--compare", action="append", metavar="LABEL=FILE.toml",
+                   help="also evaluate another configuration in the same run: these settings on top of the current "
+                        "ones (repeatable; e.g. before-11=eval/presets/before-issue-11.toml)")
     e.add_argument("--out", help="report folder (default eval-reports/)")
     e.add_argument("--read-to", help="spoiler guard: items whose evidence lies later must get the not-yet reply")
     e.add_argument("--json", action="store_true", help="print the metrics as JSON")

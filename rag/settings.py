@@ -62,6 +62,7 @@ class Settings:
     prompt_template: str = "concise"  # a name in rag/generate/prompts/ or a JSON path
     context_chars: int = 600  # evidence characters sent to the model; 600 answered as well as 700 on three books (docs/benchmarks.md)
     kind_bonus: float = 2.0  # compaction: bonus for windows holding what the question asks for (a number, a place)
+    cite_answers: bool = True  # append the chapter of the evidence that holds the answer (〔第N回〕), never the model's
     support_check: bool = True  # ask the model whether the passages hold the answer; refuse when not
     support_threshold: float = 0.76  # refuse below this P(yes); the accuracy-neutral point on 西游记 (docs/benchmarks.md)
     allow_model_knowledge: bool = False  # the reference fell back to the model's own knowledge
@@ -128,6 +129,28 @@ def _coerce(f: dataclasses.Field, raw: Any) -> Any:
         raise ShuWenError(f"setting {f.name!r}: cannot read {raw!r} as {kind}") from None
 
 
+def _read_toml(path: Path) -> dict[str, Any]:
+    """The settings of a TOML file (top level or in tables), checked and coerced."""
+    by_name = {f.name: f for f in fields(Settings)}
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ShuWenError(f"config file not found: {path}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ShuWenError(f"config file {path} is not valid TOML: {e}") from None
+    flat = {**{k: v for k, v in data.items() if not isinstance(v, dict)},
+            **{k: v for t in data.values() if isinstance(t, dict) for k, v in t.items()}}
+    for k in flat:
+        if k not in by_name:
+            raise ShuWenError(f"config file {path}: unknown setting {k!r}")
+    return {k: _coerce(by_name[k], v) for k, v in flat.items()}
+
+
+def overlay(settings: Settings, path: Path) -> Settings:
+    """`settings` with the values of one TOML file on top (eval's --compare: another configuration, same run)."""
+    return settings.replace(**_read_toml(path))
+
+
 def load_settings(config: Path | None = None, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
     """Build settings from defaults, a TOML file (SHUWEN_CONFIG or ./shuwen.toml), env and overrides."""
     env = dict(os.environ if env is None else env)
@@ -135,18 +158,7 @@ def load_settings(config: Path | None = None, env: dict[str, str] | None = None,
     by_name = {f.name: f for f in fields(Settings)}
     path = Path(config or env.get("SHUWEN_CONFIG") or DEFAULT_CONFIG)
     if config or env.get("SHUWEN_CONFIG") or path.exists():
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ShuWenError(f"config file not found: {path}") from None
-        except tomllib.TOMLDecodeError as e:
-            raise ShuWenError(f"config file {path} is not valid TOML: {e}") from None
-        flat = {**{k: v for k, v in data.items() if not isinstance(v, dict)},
-                **{k: v for t in data.values() if isinstance(t, dict) for k, v in t.items()}}
-        for k, v in flat.items():
-            if k not in by_name:
-                raise ShuWenError(f"config file {path}: unknown setting {k!r}")
-            values[k] = _coerce(by_name[k], v)
+        values.update(_read_toml(path))
     for name, f in by_name.items():
         if (raw := env.get(f"SHUWEN_{name.upper()}")) is not None:
             values[name] = _coerce(f, raw)

@@ -63,3 +63,23 @@ def test_reference_baseline_is_evaluated_beside_shuwen(tmp_path, retriever):
     ref = json.loads((tmp_path / "青石镇奇案-青石镇奇案.qa.json").read_text(encoding="utf-8"))["systems"]["reference-style"]
     assert all(len(r["retrieved"]) == 4 for r in ref["records"])  # the reference's k
     assert ref["metrics"]["overall"]["hit@4"] > 0
+
+
+def test_compare_evaluates_another_configuration_in_the_same_run(tmp_path, retriever):
+    preset = tmp_path / "bm25.toml"
+    preset.write_text('retrieval_mode = "bm25"\n', encoding="utf-8")
+    out = tmp_path / "out"
+    res = run_cli("-m", "rag", "eval", "--qa", "corpus/青石镇奇案.qa.jsonl", "--name", "青石镇奇案", "--modes", "bm25",
+                  "--store", str(retriever.settings.store_dir), "--retrieval-only", "--json", "--out", str(out),
+                  "--compare", f"lexical={preset}")
+    assert res.returncode == 0, res.stderr
+    metrics = json.loads(res.stdout)
+    assert set(metrics) == {"shuwen-bm25", "lexical"}
+    assert metrics["lexical"]["overall"] == metrics["shuwen-bm25"]["overall"]  # the preset's mode, nothing else
+    for bad in (f"shuwen={preset}", "lexical", f"x={tmp_path / 'missing.toml'}"):
+        res = run_cli("-m", "rag", "eval", "--qa", "corpus/青石镇奇案.qa.jsonl", "--name", "青石镇奇案",
+                      "--store", str(retriever.settings.store_dir), "--retrieval-only", "--out", str(tmp_path / "bad"),
+                      "--compare", bad)
+        assert res.returncode != 0, res.stdout
+        assert "--compare" in res.stderr or "not found" in res.stderr, res.stderr
+        assert not (tmp_path / "bad").exists()  # checked before any work

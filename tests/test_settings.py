@@ -27,3 +27,26 @@ def test_bad_settings_are_clear(tmp_path):
         load_settings(env={}, chunk_overlap=700)
     with pytest.raises(ShuWenError, match="as int"):
         load_settings(env={"SHUWEN_K": "many"})
+
+
+def test_overlay_puts_one_file_on_top(tmp_path):
+    from rag.settings import overlay
+
+    base = load_settings(env={}, k=7)
+    preset = tmp_path / "p.toml"
+    preset.write_text("kind_bonus = 0\ncite_answers = false\n", encoding="utf-8")
+    s = overlay(base, preset)
+    assert (s.k, s.kind_bonus, s.cite_answers) == (7, 0.0, False)
+    assert (base.kind_bonus, base.cite_answers) == (2.0, True)  # the base is untouched
+    preset.write_text("kind_bonuss = 0\n", encoding="utf-8")
+    with pytest.raises(ShuWenError, match="unknown setting 'kind_bonuss'"):
+        overlay(base, preset)
+    with pytest.raises(ShuWenError, match="not found"):
+        overlay(base, tmp_path / "missing.toml")
+
+
+def test_the_before_issue_11_preset_reads():
+    from rag.settings import ROOT, overlay
+
+    s = overlay(load_settings(env={}), ROOT / "eval" / "presets" / "before-issue-11.toml")
+    assert (s.cite_answers, s.kind_bonus, s.alias_weight, s.alias_vector) == (False, 0.0, 0.0, 0.0)

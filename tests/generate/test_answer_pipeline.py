@@ -144,6 +144,14 @@ def test_support_check_can_be_switched_off(settings):
     assert res2.support is None  # answering from the model's own knowledge is never gated
 
 
+def test_the_citation_comes_from_the_evidence_unless_switched_off(settings):
+    fake = FakeBackend(reply="钱有道。〔第九回〕")  # the model cites from memory, wrongly
+    res = Asker(settings, "青石镇奇案", backend=fake).ask("裕丰当的东家是谁？")
+    assert res.answer == "钱有道。〔第二回〕" and res.citations == [2] and res.cited_chunk
+    before = Asker(settings.replace(cite_answers=False), "青石镇奇案", backend=fake).ask("裕丰当的东家是谁？")
+    assert before.answer == "钱有道。〔第九回〕" and before.citations == []  # as shipped before issue 11
+
+
 def test_digits_are_forbidden_only_when_the_prompt_has_none(settings):
     fake = FakeBackend()
     Asker(settings, "青石镇奇案", backend=fake).ask("裕丰当的东家叫什么名字？")  # the sample writes numbers in Chinese
