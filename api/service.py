@@ -133,7 +133,7 @@ def shuwen_info(res: Answer, ticket: Ticket) -> dict:
     return {"answer": res.answer, "standalone_question": res.standalone,
             "sources": [p.to_dict() for p in res.sources], "evidence": [p.to_dict() for p in res.evidence],
             "support": res.support, "citations": res.citations, "cited_chunk": res.cited_chunk,
-            "not_yet": res.not_yet,
+            "not_yet": res.not_yet, "ungrounded": res.ungrounded,
             "timings": {**res.timings, "queue_s": ticket.queue_s}, "queue_position": ticket.position}
 
 

@@ -1,4 +1,4 @@
-"""Answer a question from the book: standalone question → retrieve → compact evidence → prompt → stream → repair."""
+"""Answer a question from the book: standalone question → retrieve → compact → prompt → stream → repair → ground, cite."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rag.cite import cite
+from rag.cite import cite, source_of
 from rag.errors import ShuWenError
 from rag.generate.backends import DIGIT
 from rag.generate.prompter import Prompter
@@ -41,11 +41,12 @@ class Answer:
     citations: list[int] = field(default_factory=list)  # chapters cited, decided from the evidence
     cited_chunk: str = ""  # chunk_id of the source the citation points at (the page marks it in 出处)
     not_yet: bool = False  # the spoiler guard held the answer back: the book tells it after `read_to`
+    ungrounded: str = ""  # the model's answer, withheld because nothing it adds stands in the evidence
 
     def to_dict(self) -> dict:
         return {"answer": self.answer, "sources": [p.to_dict() for p in self.sources], "timings": self.timings,
                 "support": self.support, "citations": self.citations, "cited_chunk": self.cited_chunk,
-                "not_yet": self.not_yet}
+                "not_yet": self.not_yet, "ungrounded": self.ungrounded}
 
 
 def keeps_follow_up(rewritten: str, question: str) -> bool:
@@ -276,6 +277,12 @@ class Asker:
             answer = self.prompter.refusal or "抱歉，无法回答这个问题。"
         res.raw = raw
         res.answer = answer or self.prompter.refusal
+        if (self.settings.grounded_only and self.prompter.refusal and res.answer != self.prompter.refusal
+                and not self.settings.allow_model_knowledge and source_of(res.answer, res.standalone, res.evidence)
+                is None):
+            # nothing the answer adds to the question stands in the passages: the model's memory, not the book
+            # (session 5's 西游记 run: all 7 such answers to answerable questions were wrong)
+            res.ungrounded, res.answer = res.answer, self.prompter.refusal
         if self.settings.cite_answers and res.answer != self.prompter.refusal:
             # the chapter comes from the evidence, never the model's memory
             res.answer, src = cite(res.answer, res.standalone, res.evidence)

@@ -16,14 +16,15 @@ CITATION = re.compile(r"\s*〔[^〕]*〕")
 
 
 def key_overlap(answer: str, question: str, text: str) -> str:
-    """The longest piece (≥ 2 characters) of `answer` that stands in `text` and not in `question`."""
+    """The longest piece (≥ 2 characters, no punctuation) of `answer` that stands in `text` and not in `question`."""
     best = ""
-    for i in range(len(answer)):
-        for j in range(len(answer), i + max(1, len(best)), -1):  # longest first; skip what cannot beat `best`
-            piece = answer[i:j]
-            if piece in text and piece not in question:
-                best = piece
-                break
+    for part in re.split(r"[\W_]+", answer):  # "是。" in some passage says nothing about the answer
+        for i in range(len(part)):
+            for j in range(len(part), i + max(1, len(best)), -1):  # longest first; skip what cannot beat `best`
+                piece = part[i:j]
+                if piece in text and piece not in question:
+                    best = piece
+                    break
     return best if len(best) >= 2 else ""
 
 

@@ -140,7 +140,7 @@ def _answers(settings, name: str, retriever, items: list[dict], k: int, report: 
         # the evidence the model was shown, so losses can be put down to compaction or reading
         return res.answer, res.sources, res.timings, {"support": res.support, "citations": res.citations,
                                                       "shown": [p.to_dict() for p in res.evidence],
-                                                      "not_yet": res.not_yet}
+                                                      "not_yet": res.not_yet, "ungrounded": res.ungrounded}
 
     return run_eval(items, lambda q: retriever.search(q, k), k, answer, progress=progress,
                     read_end=retriever.readable_end(asker.max_seq))

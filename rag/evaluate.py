@@ -123,7 +123,7 @@ def lost_at(item: dict, reply: str, retrieved: list[str], shown: list[str] | Non
     return "refusal" if is_refusal(reply) else "reading"
 
 
-LOSSES = ("retrieval", "compaction", "refusal", "reading")
+LOSSES = ("retrieval", "compaction", "refusal", "reading", "grounding")
 
 
 def is_refusal(reply: str) -> bool:
@@ -166,6 +166,8 @@ def summarise(records: list[dict], k: int) -> dict:
                                                    for r in cited) / len(cited), 3)
         if un and any("refused" in r for r in un):
             out["refusal"] = round(sum(r.get("refused", False) for r in un) / len(un), 3)
+        if any("ungrounded" in r for r in rs):  # answers withheld by grounded_only, answerable items and others
+            out["withheld"] = sum(bool(r.get("ungrounded")) for r in rs if "ungrounded" in r)
         if later and any("held_back" in r for r in later):  # spoiler guard: answers told after read_to
             out["beyond_read_to"] = len(later)
             out["held_back"] = round(sum(r["held_back"] for r in later) / len(later), 3)
@@ -226,7 +228,11 @@ def run_eval(items: list[dict], retrieve: Callable[[str], list[Passage]], k: int
                 rec["correct"] = answer_correct(reply, item)
                 if not rec["correct"]:
                     shown = [p["text"] for p in rec["shown"]] if "shown" in rec else None
-                    rec["lost_at"] = lost_at(item, reply, [p.text for p in passages], shown)
+                    if rec.get("ungrounded") and answer_correct(rec["ungrounded"], item):
+                        rec["lost_at"] = "grounding"  # right, but withheld: its words were not in the evidence
+                    else:  # a withheld wrong answer was lost where the model's own answer was
+                        rec["lost_at"] = lost_at(item, rec.get("ungrounded") or reply, [p.text for p in passages],
+                                                 shown)
             else:
                 rec["refused"] = is_refusal(reply)
         records.append(rec)

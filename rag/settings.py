@@ -62,6 +62,7 @@ class Settings:
     prompt_template: str = "concise"  # a name in rag/generate/prompts/ or a JSON path
     context_chars: int = 600  # evidence characters sent to the model; 600 answered as well as 700 on three books (docs/benchmarks.md)
     kind_bonus: float = 2.0  # compaction: bonus for windows holding what the question asks for (a number, a place)
+    grounded_only: bool = True  # refuse an answer when nothing it adds to the question stands in the evidence shown
     cite_answers: bool = True  # append the chapter of the evidence that holds the answer (〔第N回〕), never the model's
     support_check: bool = True  # ask the model whether the passages hold the answer; refuse when not
     support_threshold: float = 0.76  # refuse below this P(yes); the accuracy-neutral point on 西游记 (docs/benchmarks.md)

@@ -14,6 +14,7 @@ EVIDENCE = [P("掌柜的姓胡，叫胡德茂，是个笑面人。", 1, "第一�
 def test_the_answers_new_words_pick_the_passage():
     assert key_overlap("裕丰当的东家是钱有道。", "裕丰当的东家是谁？", EVIDENCE[1].text) == "钱有道"
     assert key_overlap("是孙悟空。", "谁？", EVIDENCE[1].text) == ""  # one shared character is no evidence
+    assert key_overlap("东家是，人。", "东家是谁？", EVIDENCE[1].text) == ""  # nor one character and a comma
     assert source_of("裕丰当的东家是钱有道。", "裕丰当的东家是谁？", EVIDENCE) is EVIDENCE[1]
     assert source_of("客栈老板是胡德茂。", "客栈老板是谁？", EVIDENCE) is EVIDENCE[0]
 

@@ -81,6 +81,20 @@ def test_each_wrong_answer_is_put_down_to_the_stage_that_lost_it():
             overall["lost_reading"]) == (0, 1, 0, 0)
 
 
+def test_a_withheld_answer_is_lost_at_grounding_only_when_it_was_right():
+    item = {**ITEM, "answers": ["菩提祖师"]}
+    hit = "灵台方寸山，斜月三星洞，洞里有个菩提祖师"
+    withheld = iter(["是菩提祖师。", "是太上老君。", ""])
+
+    def answer(q):
+        return "书中没有明确提到。", [P(hit, 0, len(hit))], {"total_s": 1.0}, {"ungrounded": next(withheld)}
+
+    rep = run_eval([{**item, "id": str(i)} for i in range(3)], lambda q: [], 5, answer=answer, progress=False)
+    assert [r["lost_at"] for r in rep["records"]] == ["grounding", "reading", "refusal"]
+    overall = rep["metrics"]["overall"]
+    assert (overall["lost_grounding"], overall["withheld"]) == (1, 2)
+
+
 def test_citation_rates_count_answers_that_say_something():
     item = {**ITEM, "chapter": [1]}
     replies = iter([("灵台方寸山。〔第一回〕", [1]), ("灵台方寸山。〔第二回〕", [2]), ("方寸山", []),

@@ -158,6 +158,8 @@ def answer_new(question: str, name: str, s: Settings, history: list[dict], timin
                 with box.container():
                     st.write_stream(_timed(asker.stream(question, pairs, res), res, timing_box))
                 box.markdown(res.answer)
+                if res.ungrounded:  # the streamed text is gone from the page: say why
+                    st.caption("模型的回答在所给原文中找不到依据，已收回（设置 grounded_only）。")
         except ShuWenError as e:
             turn["error"] = f"无法回答：{e}"
             st.error(turn["error"])

@@ -152,6 +152,18 @@ def test_the_citation_comes_from_the_evidence_unless_switched_off(settings):
     assert before.answer == "钱有道。〔第九回〕" and before.citations == []  # as shipped before issue 11
 
 
+def test_an_answer_with_nothing_from_the_evidence_is_withheld(settings):
+    made_up = FakeBackend(reply="裕丰当的东家是玉皇大帝。")  # 玉皇大帝 is nowhere in the passages
+    res = Asker(settings, "青石镇奇案", backend=made_up).ask("裕丰当的东家是谁？")
+    assert res.answer == "书中没有明确提到。" and res.ungrounded == "裕丰当的东家是玉皇大帝。" and not res.citations
+    echo = FakeBackend(reply="裕丰当的东家是。")  # adds nothing to the question
+    assert Asker(settings, "青石镇奇案", backend=echo).ask("裕丰当的东家是谁？").ungrounded
+    kept = Asker(settings.replace(grounded_only=False), "青石镇奇案", backend=made_up).ask("裕丰当的东家是谁？")
+    assert kept.answer == "裕丰当的东家是玉皇大帝。" and not kept.ungrounded
+    grounded = Asker(settings, "青石镇奇案", backend=FakeBackend()).ask("裕丰当的东家是谁？")
+    assert grounded.answer == "钱有道。〔第二回〕" and not grounded.ungrounded
+
+
 def test_digits_are_forbidden_only_when_the_prompt_has_none(settings):
     fake = FakeBackend()
     Asker(settings, "青石镇奇案", backend=fake).ask("裕丰当的东家叫什么名字？")  # the sample writes numbers in Chinese

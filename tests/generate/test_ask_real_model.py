@@ -70,8 +70,9 @@ def test_real_model_support_check_separates_answerable_from_absent(store_setting
     good = asker.ask("裕丰当的东家是谁？")  # P(有) ≈ 0.90 here, the highest of the sample questions
     absent = asker.ask("沈墨白用的智能手机是什么牌子？")  # nothing like it in the book
     assert 0.0 <= absent.support < good.support <= 1.0
-    for res in (good, absent):  # the gate refuses exactly below the threshold
-        refused = res.support < store_settings.support_threshold
+    assert "钱有道" in good.answer and good.support >= store_settings.support_threshold
+    for res in (good, absent):  # the gate refuses below the threshold; above it, only an answer not in the book
+        refused = res.support < store_settings.support_threshold or bool(res.ungrounded)
         assert (res.answer == asker.prompter.refusal) == refused
     probs = asker.backend.choice_probs([{"role": "user", "content": "1+1=2对吗？只回答“对”或“错”。"}], ["对", "错"])
     assert abs(sum(probs.values()) - 1.0) < 1e-6 and probs["对"] > probs["错"]
