@@ -49,4 +49,5 @@ def test_the_before_issue_11_preset_reads():
     from rag.settings import ROOT, overlay
 
     s = overlay(load_settings(env={}), ROOT / "eval" / "presets" / "before-issue-11.toml")
-    assert (s.cite_answers, s.kind_bonus, s.alias_weight, s.alias_vector) == (False, 0.0, 0.0, 0.0)
+    assert (s.cite_answers, s.grounded_only, s.kind_bonus, s.alias_weight, s.alias_vector) == (False, False, 0.0, 0.0,
+                                                                                                0.0)
