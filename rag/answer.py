@@ -24,6 +24,8 @@ _FOLLOW_UP = re.compile(r"^(他|她|它|他们|她们|这|那|此|其|后来|然
 _LEAK_MARKERS = ("【背景】", "【目标】", "【行动】", "原文片段：")
 _PRONOUNS = re.compile(r"他们|她们|它们|后来|然后|那么|还有|接着|[他她它这那此其]")
 _CITATION = re.compile(r"〔[^〕]*〕")
+# questions whose answer is the model's own word, not a string of the book (父子 where the book says 先父)
+_OWN_WORDS = re.compile(r"什么关系|何关系|为什么|为何")
 
 
 @dataclass
@@ -278,8 +280,8 @@ class Asker:
         res.raw = raw
         res.answer = answer or self.prompter.refusal
         if (self.settings.grounded_only and self.prompter.refusal and res.answer != self.prompter.refusal
-                and not self.settings.allow_model_knowledge and source_of(res.answer, res.standalone, res.evidence)
-                is None):
+                and not self.settings.allow_model_knowledge and not _OWN_WORDS.search(res.standalone)
+                and source_of(res.answer, res.standalone, res.evidence) is None):
             # nothing the answer adds to the question stands in the passages: the model's memory, not the book
             # (session 5's 西游记 run: all 7 such answers to answerable questions were wrong)
             res.ungrounded, res.answer = res.answer, self.prompter.refusal

@@ -160,6 +160,8 @@ def test_an_answer_with_nothing_from_the_evidence_is_withheld(settings):
     assert Asker(settings, "青石镇奇案", backend=echo).ask("裕丰当的东家是谁？").ungrounded
     kept = Asker(settings.replace(grounded_only=False), "青石镇奇案", backend=made_up).ask("裕丰当的东家是谁？")
     assert kept.answer == "裕丰当的东家是玉皇大帝。" and not kept.ungrounded
+    relation = FakeBackend(reply="顾小满跟沈墨白是师徒关系。")  # 师徒: the model's word, the book says 师父
+    assert Asker(settings, "青石镇奇案", backend=relation).ask("顾小满跟沈墨白是什么关系？").answer.startswith("顾小满跟沈墨白是师徒")
     grounded = Asker(settings, "青石镇奇案", backend=FakeBackend()).ask("裕丰当的东家是谁？")
     assert grounded.answer == "钱有道。〔第二回〕" and not grounded.ungrounded
 
