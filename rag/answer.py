@@ -283,7 +283,7 @@ class Asker:
                 and not self.settings.allow_model_knowledge and not _OWN_WORDS.search(res.standalone)
                 and source_of(res.answer, res.standalone, res.evidence) is None):
             # nothing the answer adds to the question stands in the passages: the model's memory, not the book
-            # (session 5's 西游记 run: all 7 such answers to answerable questions were wrong)
+            # (session 8, three books: 1 of 18 such answers was right; docs/benchmarks.md)
             res.ungrounded, res.answer = res.answer, self.prompter.refusal
         if self.settings.cite_answers and res.answer != self.prompter.refusal:
             # the chapter comes from the evidence, never the model's memory
