@@ -100,6 +100,17 @@ def test_every_answer_keeps_its_own_speech(fake):
     assert len(urls) == 2
 
 
+def test_the_read_to_box_keeps_later_chapters_out_of_the_sources(fake):
+    at = page()
+    at.sidebar.text_input(key="read_to-青石镇奇案").set_value("第一回").run()
+    at.chat_input[0].set_value(QUESTION).run()
+    assert not at.exception and not at.error
+    titles = [m.value for m in at.expander[0].markdown if "原文第" in m.value]
+    assert titles and all("第一回" in t for t in titles), titles  # 钱有道's 第二回 is not read yet
+    at.sidebar.text_input(key="read_to-青石镇奇案").set_value("第十万回了").run()
+    assert any("读到" in e.value for e in at.sidebar.error)  # one clear message; the page keeps working
+
+
 def test_speech_unavailable_is_a_message(fake, env):
     env.setenv("SHUWEN_TTS_ENGINE", "edge")  # edge-tts needs the network, which is absent here
     at = page()

@@ -86,3 +86,14 @@ def test_compare_evaluates_another_configuration_in_the_same_run(tmp_path, retri
         assert res.returncode != 0, res.stdout
         assert "--compare" in res.stderr or "not found" in res.stderr, res.stderr
         assert not (tmp_path / "bad").exists()  # checked before any work
+
+
+def test_eval_read_to_retrieves_only_what_the_reader_has_read(tmp_path, retriever):
+    res = run_cli("-m", "rag", "eval", "--qa", "corpus/青石镇奇案.qa.jsonl", "--name", "青石镇奇案", "--modes", "hybrid",
+                  "--store", str(retriever.settings.store_dir), "--retrieval-only", "--read-to", "第二回",
+                  "--json", "--out", str(tmp_path))
+    assert res.returncode == 0, res.stderr
+    report = json.loads((tmp_path / "青石镇奇案-青石镇奇案.qa.json").read_text(encoding="utf-8"))
+    assert report["read_to"] == "第二回"
+    chapters = {p["chapter"] for r in report["systems"]["shuwen-hybrid"]["records"] for p in r["retrieved"]}
+    assert chapters and chapters <= {1, 2}
