@@ -149,7 +149,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 def overlay(settings: Settings, path: Path) -> Settings:
     """`settings` with the values of one TOML file on top (eval's --compare: another configuration, same run)."""
-    return settings.replace(**_read_toml(path))
+    return _checked(settings.replace(**_read_toml(path)))
 
 
 def load_settings(config: Path | None = None, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
@@ -168,7 +168,11 @@ def load_settings(config: Path | None = None, env: dict[str, str] | None = None,
             if name not in by_name:
                 raise ShuWenError(f"unknown setting {name!r}")
             values[name] = _coerce(by_name[name], v)
-    s = Settings(**values)
+    return _checked(Settings(**values))
+
+
+def _checked(s: Settings) -> Settings:
+    """`s`, once its values that only some words or ranges may take are checked (one clear error each)."""
     if s.store_backend not in {"persistent", "http"}:
         raise ShuWenError(f"store_backend must be 'persistent' or 'http', not {s.store_backend!r}")
     if s.embedding_precision not in {"auto", "int8", "fp32"}:

@@ -75,6 +75,7 @@ def test_compare_evaluates_another_configuration_in_the_same_run(tmp_path, retri
     assert res.returncode == 0, res.stderr
     metrics = json.loads(res.stdout)
     assert set(metrics) == {"shuwen-bm25", "lexical"}
+
     def scores(m: dict) -> dict:
         return {key: v for key, v in m["overall"].items() if not key.endswith(("_p50", "_p95"))}  # not timings
 

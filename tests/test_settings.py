@@ -43,6 +43,9 @@ def test_overlay_puts_one_file_on_top(tmp_path):
         overlay(base, preset)
     with pytest.raises(ShuWenError, match="not found"):
         overlay(base, tmp_path / "missing.toml")
+    preset.write_text('retrieval_mode = "bm52"\n', encoding="utf-8")
+    with pytest.raises(ShuWenError, match="retrieval_mode"):  # checked like any settings file
+        overlay(base, preset)
 
 
 def test_the_before_issue_11_preset_reads():
