@@ -1,4 +1,4 @@
-"""Answer a question from the book: standalone question → retrieve → compact → prompt → stream → repair → ground, cite."""
+"""Answer a question from the book: standalone question → pool → rank evidence → prompt → stream → repair → ground, cite."""
 
 from __future__ import annotations
 
@@ -9,17 +9,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from rag.bookcard import book_card
 from rag.cite import cite, source_of
 from rag.errors import ShuWenError
 from rag.generate.backends import DIGIT
 from rag.generate.prompter import Prompter
 from rag.generate.repair import complete_numbers, repair
-from rag.retrieve import Passage, Retriever
+from rag.rank import Book, as_evidence, rank_windows, select, sentences, windows
+from rag.retrieve import Candidate, Passage, Retriever
 from rag.settings import Settings
 from rag.spoiler import NOT_YET, cutoff, parse_read_to
 
 MAX_QUESTION_CHARS = 500
-_SENTENCE = re.compile(r"[^。！？!?…\n]+[。！？!?…]*[”’」』]?")
 _FOLLOW_UP = re.compile(r"^(他|她|它|他们|她们|这|那|此|其|后来|然后|那么|还有|接着)|(他|她|它)(的|们|后来|怎么|为什么|是)")
 _LEAK_MARKERS = ("【背景】", "【目标】", "【行动】", "原文片段：")
 _PRONOUNS = re.compile(r"他们|她们|它们|后来|然后|那么|还有|接着|[他她它这那此其]")
@@ -36,8 +37,9 @@ class Answer:
     standalone: str
     answer: str = ""
     raw: str = ""  # the model's unrepaired output
-    sources: list[Passage] = field(default_factory=list)
+    sources: list[Passage] = field(default_factory=list)  # the passages the evidence comes from (出处)
     evidence: list[Passage] = field(default_factory=list)  # the parts of the sources the model was shown
+    pool: list[Passage] = field(default_factory=list)  # the fused candidates the evidence was chosen from, best first
     timings: dict = field(default_factory=dict)
     support: float | None = None  # P(the evidence answers the question), when support_check ran
     citations: list[int] = field(default_factory=list)  # chapters cited, decided from the evidence
@@ -72,22 +74,6 @@ def check_question(question: str) -> str:
     return q
 
 
-def _sentences(text: str) -> list[tuple[int, int]]:
-    """[start, end) spans of the sentences of `text`."""
-    return [m.span() for m in _SENTENCE.finditer(text)]
-
-
-def _windows(spans: list[tuple[int, int]], max_chars: int = 160, max_sentences: int = 3) -> list[tuple[int, int]]:
-    """(first, last) sentence indices of runs of 1 to `max_sentences` sentences, at most ~max_chars long."""
-    out = []
-    for i, (a, _) in enumerate(spans):
-        for j in range(i, min(i + max_sentences, len(spans))):
-            if j > i and spans[j][1] - a > max_chars:
-                break
-            out.append((i, j))
-    return out
-
-
 # what a question asks for, and what a window holding that kind of answer looks like: a 多少 question needs a
 # window with a number, a 哪里 question one with a place name
 _ASKS = [
@@ -119,7 +105,7 @@ def compact_evidence(question: str, passages: list[Passage], embed_query, embed_
     passages cost ≈ 22 s here. Each sentence is embedded once and a window's vector is the normalised sum
     of its sentences' vectors: embedding every overlapping window took longer than the prompt itself.
     """
-    sents = [_sentences(p.text) for p in passages]
+    sents = [sentences(p.text) for p in passages]
     flat = [(r, a, b) for r, spans in enumerate(sents) for a, b in spans]
     if not flat:
         return passages
@@ -131,7 +117,7 @@ def compact_evidence(question: str, passages: list[Passage], embed_query, embed_
     cands, scores = [], []
     for r, spans in enumerate(sents):
         text = passages[r].text
-        for i, j in _windows(spans):
+        for i, j in windows(spans):
             a, b = spans[i][0], spans[j][1]
             v = vecs[first[r] + i : first[r] + j + 1].sum(axis=0)
             sim = float(v @ q) / (float(np.linalg.norm(v)) or 1.0)
@@ -204,17 +190,60 @@ class Asker:
         res.question = question
         res.standalone = self.standalone(question, history or [])
         t1 = time.perf_counter()
-        res.sources = self.retriever.search(res.standalone, self.settings.k, max_seq=self.max_seq)
+        pool = self.retriever.pool(res.standalone, self.pool_size, max_seq=self.max_seq)
         res.timings["retrieval_s"] = round(time.perf_counter() - t1, 3)
-        res.evidence = self.compact(res.standalone, res.sources)
+        res.pool = [c.passage for c in pool]
+        card = self.card(res.standalone)
+        budget = self.settings.context_chars - (len(card.text) if card else 0)
+        res.evidence, res.sources = self.choose(res.standalone, pool, max(budget, 160))
+        if card is not None:  # a question about the whole book: who is in it, what its chapters are called
+            res.evidence.insert(0, card)
         return self.prompter.messages(self.name, res.standalone, res.evidence, self.settings.allow_model_knowledge)
 
+    @property
+    def pool_size(self) -> int:
+        """How many fused passages the evidence is chosen from: evidence_pool, or k when that is larger."""
+        return max(self.settings.evidence_pool, self.settings.k, 1)
+
+    def book(self) -> Book:
+        """The book as the window ranker sees it: tokenizer, idf, character names."""
+        if not hasattr(self, "_book"):
+            lex = self.retriever.lexical()
+            self._book = Book(lex.tokenizer().tokens, lex.idf(), frozenset(lex.names))
+        return self._book
+
+    def card(self, question: str) -> Passage | None:
+        """The book card, when the question is about the whole book (up to the reader's chapter)."""
+        if not self.settings.book_card:
+            return None
+        last_row = None
+        if self.max_seq is not None:
+            pos = self.retriever.positions()
+            rows = sorted({ci for _, _, ci in pos})
+            last_row = rows.index(max((ci for seq, _, ci in pos if seq <= self.max_seq), default=rows[0]))
+        return book_card(self.retriever.lexical(), question, last_row)
+
+    def choose(self, question: str, pool: list[Candidate],
+               budget: int | None = None) -> tuple[list[Passage], list[Passage]]:
+        """(evidence, sources): the best sentence windows of the pool within `budget` (context_chars) characters,
+        best first, and the passages they come from."""
+        s = self.settings
+        budget = budget or s.context_chars
+        if s.window_ranker == "formula":
+            emb, lex = self.retriever.emb, self.retriever.lexical()
+            evidence = compact_evidence(question, [c.passage for c in pool], lambda q: emb.embed_queries([q])[0],
+                                        emb.embed_passages, lex.tokenizer().tokens, lex.idf(), budget, s.kind_bonus)
+        else:
+            emb = self.retriever.emb
+            wins = rank_windows(question, pool, self.book(), lambda q: emb.embed_queries([q])[0], emb.embed_passages,
+                                s.evidence_embed)
+            evidence = as_evidence(select(wins, budget, s.evidence_windows), pool)
+        by_id = {c.passage.chunk_id: c.passage for c in pool}
+        return evidence, [by_id[p.chunk_id] for p in evidence if p.chunk_id in by_id]
+
     def compact(self, question: str, passages: list[Passage]) -> list[Passage]:
-        """The evidence the model is shown: the passages' best sentence windows within context_chars."""
-        emb, lex = self.retriever.emb, self.retriever.lexical()
-        return compact_evidence(question, passages, lambda q: emb.embed_queries([q])[0], emb.embed_passages,
-                                lex.tokenizer().tokens, lex.idf(), self.settings.context_chars,
-                                self.settings.kind_bonus)
+        """The evidence the model is shown from given passages (ranked as given): their best windows."""
+        return self.choose(question, [Candidate(p, {"fused": r}, 0.0) for r, p in enumerate(passages)])[0]
 
     def support(self, question: str, evidence: list[Passage]) -> float | None:
         """The model's P(the evidence answers the question), or None when the check cannot run."""
@@ -237,10 +266,10 @@ class Asker:
         """Spoiler guard: whether the book answers the question after the reader's cut (one more support check)."""
         if self.max_seq is None:
             return False
-        later = self.retriever.search(res.standalone, self.settings.k)
-        if not any(p.chunk_id not in {s.chunk_id for s in res.sources} for p in later):
+        later = self.retriever.pool(res.standalone, self.pool_size)
+        if not any(c.passage.chunk_id not in {p.chunk_id for p in res.pool} for c in later):
             return False
-        support = self.support(res.standalone, self.compact(res.standalone, later))
+        support = self.support(res.standalone, self.choose(res.standalone, later)[0])
         return support is not None and support >= self.settings.support_threshold
 
     def stream(self, question: str, history: list[tuple[str, str]] | None = None,

@@ -126,9 +126,16 @@ def _compared(args: argparse.Namespace, settings) -> list[tuple[str, object]]:
     return out
 
 
-def _answers(settings, name: str, retriever, items: list[dict], k: int, report: dict, progress: bool) -> dict:
-    """Answer every item with one configuration; records keep the evidence shown and the citation."""
-    from rag.answer import Asker
+HIT_DEPTH = 20  # eval scores hit@5 and hit@20 whatever the answering pool (the issue-19 table)
+
+
+def _answers(settings, name: str, retriever, items: list[dict], k: int, report: dict, progress: bool,
+             model: bool = True) -> dict:
+    """Answer every item with one configuration; records keep the pool, the evidence shown and the citation.
+
+    Without `model`, only what comes before the model: the pool and the evidence it would be shown (shown_hit).
+    """
+    from rag.answer import Answer, Asker
     from rag.evaluate import run_eval
 
     asker = Asker(settings, name, retriever)
@@ -136,11 +143,18 @@ def _answers(settings, name: str, retriever, items: list[dict], k: int, report: 
         report["read_to"] = settings.read_to
 
     def answer(q: str):
-        res = asker.ask(q)
-        # the evidence the model was shown, so losses can be put down to compaction or reading
-        return res.answer, res.sources, res.timings, {"support": res.support, "citations": res.citations,
-                                                      "shown": [p.to_dict() for p in res.evidence],
-                                                      "not_yet": res.not_yet, "ungrounded": res.ungrounded}
+        if model:
+            res = asker.ask(q)
+        else:
+            res = Answer(q, q)
+            asker.prepare(q, None, res)
+        # the pool (hit@k), the evidence the model was shown (shown_hit; losses put down to ranking or reading)
+        extra = {"shown": [p.to_dict() for p in res.evidence], "sources": [p.chunk_id for p in res.sources]}
+        if model:
+            extra.update(support=res.support, citations=res.citations, not_yet=res.not_yet, ungrounded=res.ungrounded)
+        # hit@k is scored on k passages even when this configuration reads from fewer
+        ranked = res.pool if len(res.pool) >= k else retriever.search(res.standalone, k, max_seq=asker.max_seq)
+        return (res.answer if model else None), ranked, res.timings, extra
 
     return run_eval(items, lambda q: retriever.search(q, k), k, answer, progress=progress,
                     read_end=retriever.readable_end(asker.max_seq))
@@ -153,7 +167,7 @@ def _eval(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     name = args.name or settings.default_novel
     items = [item for path in args.qa for item in load_qa(path)]
-    k = args.k or settings.k
+    k = max(HIT_DEPTH, args.k or settings.k)  # hit@5 and hit@20 over the fused ranking the evidence comes from
     compared = _compared(args, settings)  # a bad --compare fails now, not after the first system's hour
     retriever = Retriever(settings, name)
     report = {"qa": ", ".join(map(str, args.qa)), "name": name, "k": k, "command": "python -m rag " + " ".join(sys.argv[1:]),
@@ -164,6 +178,11 @@ def _eval(args: argparse.Namespace) -> int:
                               "nor --compare")
         report["systems"]["closed-book"] = run_eval(items, lambda q: [], k, closed_book_answerer(settings, name),
                                                     progress=not args.json)
+    elif args.evidence_only:
+        report["systems"]["shuwen"] = _answers(settings, name, retriever, items, k, report, not args.json, False)
+        for label, other in compared:
+            report["systems"][label] = _answers(other, name, Retriever(other, name), items, k, report,
+                                                not args.json, False)
     elif args.retrieval_only:
         cut = _cut(settings, name, retriever, report)
         for mode in args.modes.split(","):
@@ -275,8 +294,10 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--qa", type=Path, nargs="+", required=True,
                    help="QA file(s) (.jsonl, format of ../shared/eval/README.md)")
     e.add_argument("--name", help="novel (store) name; default: the settings' default_novel")
-    e.add_argument("--k", type=int, help="passages per question (default: setting k)")
+    e.add_argument("--k", type=int, help="passages retrieved for the answer (setting k); hit@k is scored over max(20, k)")
     e.add_argument("--retrieval-only", action="store_true", help="score retrieval only (no chat model)")
+    e.add_argument("--evidence-only", action="store_true",
+                   help="score the pool and the evidence the model would be shown (hit@k, shown_hit), no chat model")
     e.add_argument("--closed-book", action="store_true",
                    help="ask the chat model without any passages (prompt closed_book): what the model itself knows")
     e.add_argument("--modes", default="hybrid,vector,bm25", help="retrieval modes to compare (comma-separated)")

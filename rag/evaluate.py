@@ -1,8 +1,10 @@
 """`python -m rag eval`: retrieval hit@k / MRR, answer accuracy and refusal, per kind, with latency.
 
 Each wrong answer to an answerable item is put down to the first stage that lost it: retrieval (no
-retrieved passage holds an accepted answer), compaction (the passages hold one, the evidence shown to
-the model does not), refusal (shown, but the support check refused) or reading (shown, answered wrongly).
+passage of the pool holds an accepted answer), compaction (the pool holds one, the evidence shown to the
+model does not: the ranking lost it), refusal (shown, but the support check refused), reading (shown,
+answered wrongly) or grounding (right, but withheld). `shown_hit` is the share of answerable items whose
+shown evidence holds an accepted answer: what the model could read.
 
 Item format: ../shared/eval/README.md. Every run writes a JSON report (with one record per item, so a run
 can be re-scored) and a Markdown summary.
@@ -150,6 +152,9 @@ def summarise(records: list[dict], k: int) -> dict:
             out[f"hit@{k}"] = round(sum(r["hit_rank"] is not None for r in ans) / len(ans), 3)
             out["hit@5"] = round(sum(r["hit_rank"] is not None and r["hit_rank"] <= 5 for r in ans) / len(ans), 3)
             out["mrr"] = round(sum(1 / r["hit_rank"] for r in ans if r["hit_rank"]) / len(ans), 3)
+            shown = [r for r in ans if "shown_hit" in r]
+            if shown:  # an accepted answer stands in the evidence the model was shown
+                out["shown_hit"] = round(sum(r["shown_hit"] for r in shown) / len(shown), 3)
             multi = [r for r in ans if r.get("hops", 1) > 1]
             if multi:
                 out["all_evidence_hit"] = round(sum(r["all_evidence_hit"] for r in multi) / len(multi), 3)
@@ -216,6 +221,8 @@ def run_eval(items: list[dict], retrieve: Callable[[str], list[Passage]], k: int
                "retrieved": [p.to_dict() for p in passages], "timings": timings}
         if extra:  # e.g. the support check's P(yes), so a run can be re-scored at any threshold
             rec.update(extra[0])
+        if item["answerable"] and "shown" in rec:
+            rec["shown_hit"] = _holds_answer([p["text"] for p in rec["shown"]], item)
         if item["answerable"] and beyond(item, read_end):
             rec.update(answerable=False, beyond_read_to=True, hit_rank=None, all_evidence_hit=None)
             if reply is not None:

@@ -19,8 +19,9 @@ import numpy as np
 from scipy import sparse
 
 from rag.aliases import alias_groups, expand
+from rag.ingest.people import candidate_names, mentions
 
-FORMAT = "lexical-3"  # bump when the saved fields change
+FORMAT = "lexical-4"  # bump when the saved fields change
 _HAN = re.compile(r"[\u4e00-\u9fff]+")
 # question words and glue that carry no content in a reader's question
 STOPWORDS = frozenset(
@@ -125,9 +126,17 @@ class LexicalIndex:
     chapter_of: np.ndarray  # row of each chunk's chapter in `chapters`
     chapters: BM25Index  # whole chapters: where the story is, when the answer sentence never names it
     aliases: list[list[str]] = field(default_factory=list)  # the book's alias groups (rag/aliases.py)
+    people: dict[str, list[int]] = field(default_factory=dict)  # character → mentions in each chapter row
+    titles: list[str] = field(default_factory=list)  # each chapter row's title
+
+    @property
+    def names(self) -> list[str]:
+        """The book's character names, most mentioned first."""
+        return list(self.people)
 
     @classmethod
-    def build(cls, ids: list[str], texts: list[str], chapters: list[int], seqs: list[int]) -> LexicalIndex:
+    def build(cls, ids: list[str], texts: list[str], chapters: list[int], seqs: list[int],
+              titles: list[str] | None = None) -> LexicalIndex:
         order = sorted(range(len(ids)), key=lambda i: seqs[i])
         words = discover_words("\n".join(texts[i] for i in order))
         tok = NovelTokenizer(words)
@@ -146,9 +155,17 @@ class LexicalIndex:
         chap_docs: list[list[str]] = [[] for _ in rows]
         for i in order:
             chap_docs[chapter_of[i]] += toks[i]
-        aliases = alias_groups("\n".join(texts[i] for i in order))
+        book = "\n".join(texts[i] for i in order)
+        aliases = alias_groups(book)
+        chap_texts = [""] * len(rows)
+        chap_titles = [""] * len(rows)
+        for i in order:
+            chap_texts[chapter_of[i]] += texts[i]
+            if titles:
+                chap_titles[chapter_of[i]] = titles[i]
+        names = candidate_names(book, words) | {n for g in aliases for n in g}
         return cls(words, ids, BM25Index.build(toks), BM25Index.build(win), chapter_of, BM25Index.build(chap_docs),
-                   aliases)
+                   aliases, mentions(chap_texts, names), chap_titles)
 
     def tokenizer(self) -> NovelTokenizer:
         if not hasattr(self, "_tok"):
@@ -181,7 +198,7 @@ class LexicalIndex:
         tmp = path.with_suffix(".tmp")
         with open(tmp, "wb") as f:
             pickle.dump((FORMAT, self.words, self.chunk_ids, self.chunks, self.windows, self.chapter_of,
-                         self.chapters, self.aliases), f)
+                         self.chapters, self.aliases, self.people, self.titles), f)
         tmp.replace(path)
 
     @classmethod

@@ -11,6 +11,7 @@ import numpy as np
 from rag.aliases import as_the_book_says
 from rag.index.embeddings import get_embeddings
 from rag.index.store import Library
+from rag.kinds import asks_for, has_kind
 from rag.lexical import LexicalIndex
 from rag.settings import Settings
 
@@ -31,6 +32,15 @@ class Passage:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+@dataclass
+class Candidate:
+    """A pooled passage with what the retrievers said of it: its rank in each list and its cosine to the question."""
+
+    passage: Passage
+    ranks: dict[str, int]  # 0-based rank in the fused list ("fused") and in each retriever's list it appears in
+    sim: float = 0.0
 
 
 def _passage(text: str, meta: dict, score: float) -> Passage:
@@ -156,11 +166,16 @@ class Retriever:
                max_seq: int | None = None) -> list[Passage]:
         """Top-k passages; `mode` is hybrid (RRF of vector, BM25, neighbour-window BM25 and chapter-aware), vector or
         bm25; `max_seq` keeps only passages up to that point of the book (the spoiler guard)."""
+        return [c.passage for c in self.pool(question, k, mode, max_seq)]
+
+    def pool(self, question: str, k: int | None = None, mode: str | None = None,
+             max_seq: int | None = None) -> list[Candidate]:
+        """The top-k fused passages with each retriever's rank of them: the evidence ranker's candidates."""
         k = k or self.settings.k
         mode = mode or self.settings.retrieval_mode
         n = max(self.settings.candidates, k)
         if mode == "vector":
-            return self.vector(question, k, max_seq)
+            return [Candidate(p, {"fused": r, "vector": r}, p.score) for r, p in enumerate(self.vector(question, k, max_seq))]
         lex = self.lexical()
         # with a cut, rank everything and drop what lies beyond it: the top n must be n readable chunks
         pool = n if max_seq is None else len(lex.chunk_ids)
@@ -169,29 +184,51 @@ class Retriever:
             return ids[:n] if max_seq is None else [i for i, ok in zip(ids, self._readable(ids, max_seq)) if ok][:n]
 
         aw = self.settings.alias_weight
-        lexical_ids = readable([lex.chunk_ids[i] for i in lex.rank(question, "chunks", pool, aw)])
-        if mode == "bm25":
-            rankings = [lexical_ids]
-        else:
-            window_ids = readable([lex.chunk_ids[i] for i in lex.rank(question, "windows", pool, aw)])
+        rankings: dict[str, list[str]] = {"bm25": readable([lex.chunk_ids[i] for i in lex.rank(question, "chunks", pool, aw)])}
+        weights = {"bm25": 1.0}
+        sims: dict[str, float] = {}
+        if mode != "bm25":
+            rankings["window"] = readable([lex.chunk_ids[i] for i in lex.rank(question, "windows", pool, aw)])
+            weights["window"] = 1.0
             if self._exact:
-                sims = self._similarities(question)
-                rankings = [[cid for cid, _ in self._vector_ranking(question, n, sims, max_seq)], lexical_ids,
-                            window_ids]
+                all_sims = self._similarities(question)
+                vec = self._vector_ranking(question, n, all_sims, max_seq)
+                rankings["vector"] = [cid for cid, _ in vec]
+                sims = {cid: float(all_sims[i]) for i, cid in enumerate(self._ids)}
                 if self.settings.chapter_weight > 0:
-                    rankings.append(readable(self._chapter_ranking(question, sims, lex, pool)))
+                    # the chapter-aware list counts double: measured best on 西游记 and the sample (docs/benchmarks.md)
+                    rankings["chapter"] = readable(self._chapter_ranking(question, all_sims, lex, pool))
+                    weights["chapter"] = 2.0
                 if self.settings.alias_vector > 0:
                     alt = as_the_book_says(question, lex.tokenizer().tokens(question), lex.aliases, lex.idf())
                     if alt != question:
-                        rankings.append([cid for cid, _ in self._vector_ranking(alt, n, None, max_seq)])
+                        rankings["alias"] = [cid for cid, _ in self._vector_ranking(alt, n, None, max_seq)]
+                        weights["alias"] = self.settings.alias_vector
             else:
-                rankings = [[p.chunk_id for p in self.vector(question, n, max_seq)], lexical_ids, window_ids]
-        # the chapter-aware list counts double: measured best on 西游记 and the sample (docs/benchmarks.md)
-        weights = [1.0, 1.0, 1.0] + ([2.0] if self.settings.chapter_weight > 0 and self._exact else [])
-        weights += [self.settings.alias_vector] * (len(rankings) - len(weights))
-        fused = rrf(rankings, self.settings.rrf_k, weights[: len(rankings)])[: 2 * k]
+                hits = self.vector(question, n, max_seq)
+                rankings["vector"] = [p.chunk_id for p in hits]
+                sims = {p.chunk_id: p.score for p in hits}
+            weights["vector"] = 1.0
+        if self.settings.place_weight > 0 and asks_for(question) == "place":
+            # a where-question names who went, rarely where: among the candidates, those naming a place the question
+            # does not come first
+            cands = list(dict.fromkeys(cid for ids in rankings.values() for cid in ids[:n]))
+            texts = self._fetch(cands)
+            rankings["place"] = sorted((c for c in cands if c in texts),
+                                       key=lambda c: not has_kind(texts[c][0], "place", question))
+            weights["place"] = self.settings.place_weight
+        names = [x for x in ("vector", "bm25", "window", "chapter", "alias", "place") if x in rankings]  # RRF tie order
+        fused = rrf([rankings[x] for x in names], self.settings.rrf_k, [weights[x] for x in names])[: 2 * k]
         data = self._fetch([cid for cid, _ in fused])
-        return _distinct([_passage(*data[cid], score) for cid, score in fused if cid in data], k)
+        where = {x: {cid: r for r, cid in enumerate(ids)} for x, ids in rankings.items()}
+        out, seen = [], set()
+        for cid, score in fused:
+            if cid not in data or data[cid][0] in seen:
+                continue  # a chapter posted twice must not fill two of the k places
+            seen.add(data[cid][0])
+            ranks = {"fused": len(out), **{x: where[x][cid] for x in names if cid in where[x]}}
+            out.append(Candidate(_passage(*data[cid], score), ranks, sims.get(cid, 0.0)))
+        return out[:k]
 
 
 def lexical_index(settings: Settings, collection_name: str, collection) -> LexicalIndex:
@@ -203,7 +240,7 @@ def lexical_index(settings: Settings, collection_name: str, collection) -> Lexic
         got = collection.get(include=["documents", "metadatas"])
         metas = got["metadatas"]
         index = LexicalIndex.build(got["ids"], got["documents"], [int(m["chapter_index"]) for m in metas],
-                                   [int(m["seq"]) for m in metas])
+                                   [int(m["seq"]) for m in metas], [str(m["chapter_title"]) for m in metas])
         index.save(path)
         prefix = collection_name.rsplit("_", 1)[0]
         for old in path.parent.glob(f"{prefix}_*.pkl"):  # indexes of replaced builds

@@ -47,6 +47,12 @@ class Settings:
     alias_weight: float = 0.0  # BM25: weight of the other names of a character the question names (行者 for 孙悟空)
     alias_vector: float = 0.0  # hybrid: RRF weight of a vector search for the question as the book names its characters
     chapter_weight: float = 0.0  # hybrid: chapter-aware ranking weight; 0.5 measured best on 西游记 (docs/benchmarks.md)
+    place_weight: float = 0.0  # hybrid: RRF weight, for where-questions, of the candidates that name a place first
+    evidence_pool: int = 5  # fused passages the evidence windows are chosen from (with k, whichever is larger)
+    window_ranker: str = "formula"  # formula (idf + similarity − rank + kind_bonus) | learned (rag/rank_weights.json)
+    evidence_windows: int = 0  # most sentence windows shown to the model; 0 = as many as context_chars holds
+    evidence_embed: int = 8  # learned ranker: pooled passages whose sentences are embedded (the coarse model's best)
+    book_card: bool = True  # questions about the whole book (主人公, 第N回讲了什么) also see who is in it, by mentions
     # generation
     chat_backend: str = "llamacpp"  # llamacpp | transformers | openai
     chat_model: str = "bundled:qwen2.5-coder-1.5b-instruct-q4_k_m"  # GGUF path, HF id/path or server model name
@@ -177,6 +183,10 @@ def _checked(s: Settings) -> Settings:
         raise ShuWenError(f"store_backend must be 'persistent' or 'http', not {s.store_backend!r}")
     if s.embedding_precision not in {"auto", "int8", "fp32"}:
         raise ShuWenError(f"embedding_precision must be auto, int8 or fp32, not {s.embedding_precision!r}")
+    if s.window_ranker not in {"learned", "formula"}:
+        raise ShuWenError(f"window_ranker must be learned or formula, not {s.window_ranker!r}")
+    if s.evidence_pool < 1 or s.evidence_windows < 0 or s.evidence_embed < 1:
+        raise ShuWenError("evidence_pool and evidence_embed must be ≥ 1, evidence_windows ≥ 0")
     if s.retrieval_mode not in {"hybrid", "vector", "bm25"}:
         raise ShuWenError(f"retrieval_mode must be hybrid, vector or bm25, not {s.retrieval_mode!r}")
     from rag.spoiler import parse_read_to

@@ -1,5 +1,7 @@
 """The Streamlit page through Streamlit's AppTest, on real stores: ask, sources, 🔊, library, error states."""
 
+import re
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -69,9 +71,9 @@ def test_ask_streams_a_real_answer_with_sources_and_audio(env):
     assert user.markdown[0].value == QUESTION
     assert "钱有道" in assistant.markdown[0].value  # the bundled 1.5B model, for real
     sources = at.expander[0]
-    assert sources.label.startswith("出处（5 段，引用第 ")  # the passage the citation comes from is marked
+    assert re.match(r"出处（[1-8] 段，引用第 ", sources.label)  # the passage the citation comes from is marked
     passages = [m.value for m in sources.markdown if "sw-passage" in m.value]
-    assert len(passages) == 5 and any("<mark>" in p for p in passages)
+    assert int(sources.label[3]) == len(passages) and any("<mark>" in p for p in passages)
     cited = int(sources.label.split("引用第 ")[1].split(" ")[0])
     assert "钱有道" in passages[cited - 1] and assistant.markdown[0].value.endswith("〕")
     assert any("第" in m.value and "字" in m.value for m in sources.markdown)

@@ -35,7 +35,7 @@ def test_ask_answer_sources_and_audio_in_chromium(app):
     artifacts = ARTIFACTS
     res = ask_and_listen(app, "裕丰当的东家是谁？", artifacts / "answer.png")
     assert "钱有道" in res.answer and res.answer.endswith("〕")  # cited from the evidence
-    assert res.sources == 5
+    assert 1 <= res.sources <= 8  # the passages the shown windows come from
     assert res.audio_type == "audio/mpeg"
     assert len(res.audio_bytes) > 2000 and (res.audio_bytes[:3] == b"ID3" or res.audio_bytes[0] == 0xFF)
     assert res.audio_duration > 0.5

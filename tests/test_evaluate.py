@@ -123,3 +123,21 @@ def test_spoiler_guard_scores_later_items_apart():
     assert o["accuracy"] == 1.0 and o["hit@5"] == 1.0  # only the item the reader can already know counts
     assert o["beyond_read_to"] == 2 and o["held_back"] == 0.5 and o["spoiled"] == 1
     assert run_eval([late], lambda q: [], 5, progress=False)["metrics"]["overall"]["hit@5"] == 0.0  # no guard
+
+
+def test_shown_hit_scores_the_evidence_the_model_was_shown():
+    from rag.evaluate import summarise
+
+    items = [ITEM, {**ITEM, "id": "y", "kind": "who", "answers": ["须菩提"]}]
+    shown = {"q": [{"text": "此山叫做灵台方寸山。"}]}
+
+    def answer(q):  # a fake answerer: the pool holds the evidence, the shown windows hold only the first answer
+        return "不知道", [P("灵台方寸山……须菩提祖师", 100, 105)], {}, {"shown": shown["q"]}
+
+    rep = run_eval(items, lambda q: [], 20, answer=answer, progress=False)
+    recs = {r["id"]: r for r in rep["records"]}
+    assert recs["x"]["shown_hit"] is True and recs["y"]["shown_hit"] is False
+    assert recs["y"]["lost_at"] == "compaction"  # in the pool, not in what the model read
+    m = summarise(rep["records"], 20)
+    assert m["overall"]["shown_hit"] == 0.5 and m["overall"]["hit@20"] == 1.0
+    assert m["by_kind"]["where"]["shown_hit"] == 1.0 and m["by_kind"]["who"]["shown_hit"] == 0.0

@@ -98,3 +98,21 @@ def test_eval_read_to_retrieves_only_what_the_reader_has_read(tmp_path, retrieve
     assert report["read_to"] == "第二回"
     chapters = {p["chapter"] for r in report["systems"]["shuwen-hybrid"]["records"] for p in r["retrieved"]}
     assert chapters and chapters <= {1, 2}
+
+
+def test_eval_evidence_only_scores_the_pool_and_what_the_model_would_read(tmp_path, retriever):
+    res = run_cli("-m", "rag", "eval", "--qa", "corpus/青石镇奇案.qa.jsonl", "--name", "青石镇奇案",
+                  "--store", str(retriever.settings.store_dir), "--evidence-only", "--json", "--out", str(tmp_path),
+                  "--compare", "before-19=eval/presets/before-issue-19.toml")
+    assert res.returncode == 0, res.stderr
+    metrics = json.loads(res.stdout)
+    assert set(metrics) == {"shuwen", "before-19"}
+    for m in metrics.values():
+        o = m["overall"]
+        assert 0 < o["hit@5"] <= o["hit@20"] <= 1 and 0 < o["shown_hit"] <= 1
+        assert "accuracy" not in o  # no model ran
+    report = json.loads((tmp_path / "青石镇奇案-青石镇奇案.qa.json").read_text(encoding="utf-8"))
+    rec = report["systems"]["shuwen"]["records"][0]
+    assert len(rec["retrieved"]) == 20 and rec["shown"] and "answer" not in rec
+    before = report["systems"]["before-19"]["records"][0]
+    assert {p["chunk_id"] for p in before["shown"]} <= {p["chunk_id"] for p in before["retrieved"][:5]}  # its top 5

@@ -26,7 +26,7 @@ def test_remote_asker_streams_and_fills_the_answer(url, api_settings):
     res, queued = Answer(QUESTION, QUESTION), []
     pieces = list(RemoteAsker(s, "青石镇奇案", queued.append).stream(QUESTION, [("前情？", "前情。")], res))
     assert "".join(pieces) == res.answer and "钱有道" in res.answer and res.answer.endswith("〕")
-    assert len(res.sources) == 5 and res.cited_chunk in {p.chunk_id for p in res.sources}
+    assert 1 <= len(res.sources) <= 8 and res.cited_chunk in {p.chunk_id for p in res.sources}
     assert res.evidence and res.citations and "total_s" in res.timings and queued == [0]
 
 

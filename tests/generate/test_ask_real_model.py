@@ -30,7 +30,8 @@ def test_bundled_model_streams_a_grounded_reply(store_settings):
     res = Answer("", "")
     pieces = list(asker.stream("裕丰当的东家叫什么名字？", None, res))
     assert len(pieces) > 1 and "".join(pieces).strip()  # streamed token by token
-    assert res.answer and len(res.sources) == store_settings.k
+    assert res.answer and len(res.pool) == store_settings.evidence_pool  # the candidates the evidence came from
+    assert {p.chunk_id for p in res.sources} == {p.chunk_id for p in res.evidence}  # 出处: where the evidence is from
     assert all(p.chapter >= 1 and p.chapter_title.startswith("第") for p in res.sources)
     t = res.timings
     assert 0 <= t["retrieval_s"] <= t["first_token_s"] <= t["total_s"]

@@ -1,0 +1,152 @@
+"""Fit the evidence window ranker (rag/rank_weights.json) on the public items, checked leave-one-book-out.
+
+    python bench/fit_ranker.py --book 西游记=../shared/eval/xiyouji-public.jsonl \\
+        --book 三国演义=eval/sanguo-own.jsonl --book 青石镇奇案=corpus/青石镇奇案.qa.jsonl --cache /tmp/rank --write
+
+Every window of the top `--pool` fused passages of each answerable item is one example, labelled 1 when it holds an
+accepted answer. Two logistic regressions (scikit-learn: standardised features, balanced classes, since a question has
+a few positive windows among hundreds) are fitted: `coarse` without window similarity (it picks the passages whose
+sentences are embedded) and `full` with it. Each book in turn is scored by models fitted on the others: the share of
+items whose chosen evidence (context_chars, best window first) holds an answer, beside the first formula on the top 5
+and on the whole pool. Test splits are never read here. --write fits on every book and writes the weights with what
+they were fitted on and the leave-one-book-out table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import pickle
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def collect(settings, name: str, qa: Path, pool_n: int, cache: Path | None = None):
+    """(asker, per answerable item: (item, pool, windows with every feature)); cached in `cache` when given."""
+    from rag.answer import Asker
+    from rag.evaluate import load_qa
+    from rag.rank import add_similarity, window_features
+    from rag.retrieve import Retriever
+
+    asker = Asker(settings, name, Retriever(settings, name))
+    path = cache / f"{name}-{Path(qa).stem}-{pool_n}.pkl" if cache else None
+    if path and path.exists():
+        return asker, pickle.loads(path.read_bytes())
+    emb = asker.retriever.emb
+    out = []
+    for item in load_qa(qa):
+        if not item["answerable"]:
+            continue
+        pool = asker.retriever.pool(item["question"], pool_n)
+        wins = window_features(item["question"], pool, asker.book())
+        add_similarity(item["question"], pool, wins, lambda q: emb.embed_queries([q])[0], emb.embed_passages)
+        out.append((item, pool, wins))
+    if path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(pickle.dumps(out))
+    return asker, out
+
+
+def labels(item: dict, pool, wins) -> np.ndarray:
+    """1 for each window that holds an accepted answer."""
+    from rag.evaluate import _norm
+
+    answers = [_norm(a) for a in item["answers"] if _norm(a)]
+    return np.array([any(a in _norm(pool[w.row].passage.text[w.start:w.end]) for a in answers) for w in wins], int)
+
+
+def fit(rows, names: tuple[str, ...]) -> dict:
+    """One logistic regression over `names` (and their relative forms) on every window of `rows`."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    from rag.rank import design
+
+    x = np.vstack([design(w, names) for _, _, w in rows if w])
+    y = np.concatenate([labels(i, p, w) for i, p, w in rows if w])
+    scaler = StandardScaler().fit(x)
+    lr = LogisticRegression(C=1.0, class_weight="balanced", max_iter=3000).fit(scaler.transform(x), y)
+    return {"features": list(names), "mean": scaler.mean_.round(6).tolist(), "scale": scaler.scale_.round(6).tolist(),
+            "coef": lr.coef_[0].round(6).tolist(), "intercept": round(float(lr.intercept_[0]), 6),
+            "examples": int(len(y)), "positives": int(y.sum())}
+
+
+def fit_both(rows) -> dict:
+    from rag.rank import COARSE, FEATURES
+
+    return {"coarse": fit(rows, COARSE), "full": fit(rows, FEATURES)}
+
+
+def shown_hit(asker, rows, weights: dict | None, budget: int, top: int = 0, embed_n: int = 8) -> float:
+    """Share of items whose chosen evidence holds an answer: the learned ranker (weights) or the formula (None)."""
+    from rag.evaluate import _holds_answer
+    from rag.rank import as_evidence, score, select
+
+    hits = 0
+    for item, pool, wins in rows:
+        if weights is None:
+            ev = asker.compact(item["question"], [c.passage for c in pool[: top or len(pool)]])
+        else:  # rank_windows without re-embedding: the cached windows already carry win_sim
+            score(wins, weights["coarse"])
+            best: dict[int, float] = {}
+            for w in wins:
+                best[w.row] = max(best.get(w.row, -1e18), w.score)
+            keep = set(sorted(best, key=lambda r: (-best[r], r))[:embed_n])
+            kept = [w for w in wins if w.row in keep]
+            score(kept, weights["full"])
+            ev = as_evidence(select(kept, budget), pool)
+        hits += _holds_answer([p.text for p in ev], item)
+    return round(hits / max(1, len(rows)), 3)
+
+
+def main() -> int:
+    from rag.settings import add_settings_args, settings_from_args
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--book", action="append", required=True, metavar="NAME=QA.jsonl", help="a store and its public items")
+    ap.add_argument("--pool", type=int, default=20, help="fused passages per question (default 20)")
+    ap.add_argument("--write", action="store_true", help="fit on every book and write rag/rank_weights.json")
+    ap.add_argument("--out", type=Path, help="also write the leave-one-book-out table as JSON here")
+    ap.add_argument("--cache", type=Path, help="keep each book's pools and window features here (refits take seconds)")
+    add_settings_args(ap)
+    args = ap.parse_args()
+    settings = settings_from_args(args).replace(window_ranker="formula")
+    books = {}
+    for spec in args.book:
+        name, _, qa = spec.partition("=")
+        print(f"[fit] {name}: pooling and featurising …", file=sys.stderr, flush=True)
+        books[name] = collect(settings, name, Path(qa), args.pool, args.cache)
+    budget = settings.context_chars
+    table = {}
+    for held in books:
+        asker, rows = books[held]
+        w = fit_both([r for b, (_, rs) in books.items() if b != held for r in rs])
+        table[held] = {"items": len(rows), "formula_top5": shown_hit(asker, rows, None, budget, 5),
+                       f"formula_top{args.pool}": shown_hit(asker, rows, None, budget),
+                       f"learned_top{args.pool}": shown_hit(asker, rows, w, budget, embed_n=settings.evidence_embed)}
+        print(f"{held}: {table[held]}", flush=True)
+    if args.out:
+        args.out.write_text(json.dumps(table, ensure_ascii=False, indent=1), encoding="utf-8")
+    if args.write:
+        from rag.rank import WEIGHTS
+
+        w = fit_both([r for _, rows in books.values() for r in rows])
+        w["fitted_on"] = {"books": {n: s.partition("=")[2] for n, s in zip(books, args.book)}, "pool": args.pool,
+                          "model": "sklearn LogisticRegression(C=1, class_weight=balanced) on StandardScaler",
+                          "date": datetime.date.today().isoformat()}
+        w["leave_one_book_out"] = table
+        WEIGHTS.write_text(json.dumps(w, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        print(f"wrote {WEIGHTS}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
