@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rag.bookcard import book_card
+from rag.bookcard import about_the_cast, book_card
 from rag.cite import cite, source_of
 from rag.errors import ShuWenError
 from rag.generate.backends import DIGIT
@@ -197,6 +197,10 @@ class Asker:
         budget = self.settings.context_chars - (len(card.text) if card else 0)
         res.evidence, res.sources = self.choose(res.standalone, pool, max(budget, 160))
         if card is not None:  # a question about the whole book: who is in it, what its chapters are called
+            if about_the_cast(res.standalone):
+                # no passage says who the hero is, and a passage full of a minor name misleads: asked with the
+                # card beside the formula's windows, the model named the boatman of the first page
+                res.evidence = []
             res.evidence.insert(0, card)
         return self.prompter.messages(self.name, res.standalone, res.evidence, self.settings.allow_model_knowledge)
 

@@ -18,6 +18,14 @@ _WHOLE = re.compile(r"主人公|主角|主要人物|主要角色|哪些人物|�
 _CHAPTER = re.compile(r"第([一二三四五六七八九十百零〇两\d]+)[回章]")
 
 
+_PEOPLE = re.compile(r"主人公|主角|主要人物|主要角色|哪些人物|哪些角色")
+
+
+def about_the_cast(question: str) -> bool:
+    """Whether the question asks who the book is about (its hero, its people): only the card can answer that."""
+    return bool(_PEOPLE.search(question))
+
+
 def about_whole_book(question: str) -> bool:
     """Whether the question asks about the book as a whole (its hero, its people, what it or a chapter tells)."""
     return bool(_WHOLE.search(question))

@@ -112,6 +112,7 @@ def test_the_book_card_lists_the_most_mentioned_character_first(tmp_path_factory
     asker.prepare(res.question, None, res)
     card = res.evidence[0]
     assert card.chunk_id == "book-card" and card.text.index("沈墨白") < card.text.index("孙老四")
+    assert res.evidence == [card] and res.sources  # who the book is about: the card alone; 出处 still the passages
     res2 = Answer("第三回讲了什么？", "第三回讲了什么？")
     asker.prepare(res2.question, None, res2)
     assert "少年寻踪落霞岭" in res2.evidence[0].text  # the chapter's own title
