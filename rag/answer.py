@@ -193,15 +193,16 @@ class Asker:
         pool = self.retriever.pool(res.standalone, self.pool_size, max_seq=self.max_seq)
         res.timings["retrieval_s"] = round(time.perf_counter() - t1, 3)
         res.pool = [c.passage for c in pool]
-        card = self.card(res.standalone)
-        budget = self.settings.context_chars - (len(card.text) if card else 0)
-        res.evidence, res.sources = self.choose(res.standalone, pool, max(budget, 160))
-        if card is not None:  # a question about the whole book: who is in it, what its chapters are called
-            if about_the_cast(res.standalone):
-                # no passage says who the hero is, and a passage full of a minor name misleads: asked with the
-                # card beside the formula's windows, the model named the boatman of the first page
-                res.evidence = []
-            res.evidence.insert(0, card)
+        card = self.card(res.standalone)  # a question about the whole book: who is in it, what its chapters are
+        if card is not None and about_the_cast(res.standalone):
+            # no passage says who the hero is, and a passage full of a minor name misleads: asked with the card
+            # beside the formula's windows, the model named the boatman of the first page
+            res.evidence, res.sources = [card], res.pool[: self.settings.k]
+        else:
+            budget = self.settings.context_chars - (len(card.text) if card else 0)
+            res.evidence, res.sources = self.choose(res.standalone, pool, max(budget, 160))
+            if card is not None:
+                res.evidence.insert(0, card)
         return self.prompter.messages(self.name, res.standalone, res.evidence, self.settings.allow_model_knowledge)
 
     @property
