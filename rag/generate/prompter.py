@@ -68,15 +68,31 @@ class Prompter:
         return self.template["user"].rsplit("{question}", 1)[-1].strip()
 
     def passages(self, passages: list[Passage]) -> str:
-        return "\n".join(
-            self.template["passage"].format(n=i, text=p.text, chapter_label=chapter_label(p.chapter, p.chapter_title))
-            for i, p in enumerate(passages, 1))
+        return self._numbered([(p.text, chapter_label(p.chapter, p.chapter_title)) for p in passages])
+
+    def _numbered(self, pieces: list[tuple[str, str]]) -> str:
+        return "\n".join(self.template["passage"].format(n=i, text=text, chapter_label=label)
+                         for i, (text, label) in enumerate(pieces, 1))
+
+    def examples(self) -> list[dict]:
+        """The template's worked examples (`examples`: passages, question, answer) as earlier chat turns.
+
+        They come right after the system message, so llama.cpp caches them with it; the support check's prompt does
+        not hold them, so the passages are evaluated twice (+7 to 9 s first token here, docs/finetune.md Part A).
+        """
+        out = []
+        for ex in self.template.get("examples", []):
+            pieces = [(p["text"], p["chapter_label"]) for p in ex["passages"]]
+            out += [{"role": "user", "content": self.template["user"].format(passages=self._numbered(pieces),
+                                                                             question=ex["question"])},
+                    {"role": "assistant", "content": ex["answer"]}]
+        return out
 
     def messages(self, novel: str, question: str, passages: list[Passage], knowledge: bool = False) -> list[dict]:
         """Chat messages; the system message comes first so llama.cpp can reuse its cached prefix."""
         system = self.template["system_with_knowledge" if knowledge else "system"].format(novel=novel)
         user = self.template["user"].format(passages=self.passages(passages), question=question)
-        return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+        return [{"role": "system", "content": system}, *self.examples(), {"role": "user", "content": user}]
 
     def check(self, novel: str, question: str, passages: list[Passage]) -> list[dict] | None:
         """Messages asking whether the passages answer the question (None if the template has no check).

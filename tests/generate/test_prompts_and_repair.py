@@ -43,3 +43,13 @@ def test_a_number_copied_with_a_character_missing_is_restored_from_the_passages(
     assert complete_numbers("赏了二百两。", evidence) == "赏了二百两。"  # in no passage number
     assert complete_numbers("一千三", "一千三百两，一千三百余年") == "一千三百"  # one longer run, used twice
     assert complete_numbers("一百", "一百一十，一百二十") == "一百"  # ambiguous: left alone
+
+
+def test_worked_examples_are_earlier_turns_between_the_system_message_and_the_question():
+    p = Prompter("concise_fewshot")
+    msgs = p.messages("青石镇奇案", "裕丰当的东家是谁？", [Passage("东家钱有道。", 2, "第二回", 0, 6, 1.0, "x")])
+    assert [m["role"] for m in msgs] == ["system"] + ["user", "assistant"] * 3 + ["user"]
+    assert msgs[-1]["content"].endswith("问题：裕丰当的东家是谁？\n回答：") and "东家钱有道。" in msgs[-1]["content"]
+    assert msgs[2]["content"] == "柳青〔第三回〕" and msgs[6]["content"] == p.refusal  # a name; the refusal
+    assert all("原文片段：" in m["content"] for m in msgs[1:-1:2])  # each example asked as a question is asked
+    assert Prompter("concise").messages("x", "q", [])[1]["role"] == "user"  # no examples, no extra turns
