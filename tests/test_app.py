@@ -62,6 +62,7 @@ def audio_elements(at: AppTest) -> list:
     return [e for e in at.get("audio")]
 
 
+@pytest.mark.model
 def test_ask_streams_a_real_answer_with_sources_and_audio(env):
     at = page()
     assert at.sidebar.selectbox(key="novel").value == "青石镇奇案"
@@ -177,6 +178,7 @@ def test_upload_preview_build_and_pick(tmp_path, monkeypatch):
     assert "雨夜" in at.sidebar.selectbox(key="novel").options
 
 
+@pytest.mark.slow
 def test_bad_uploads_leave_the_library_untouched(tmp_path, monkeypatch):
     from rag.index.build import build_index
     from rag.index.store import Library
@@ -193,6 +195,7 @@ def test_bad_uploads_leave_the_library_untouched(tmp_path, monkeypatch):
     assert Library(s).manifests() == [before]
 
 
+@pytest.mark.slow
 def test_delete_needs_confirmation(tmp_path, monkeypatch):
     from rag.index.build import build_index
     from rag.index.store import Library
@@ -208,6 +211,7 @@ def test_delete_needs_confirmation(tmp_path, monkeypatch):
     assert Library(s).manifests() == []
 
 
+@pytest.mark.slow
 def test_rebuild_from_the_kept_source_and_a_missing_source(tmp_path, monkeypatch):
     import shutil
 

@@ -9,6 +9,8 @@ import pytest
 from tests.browser import ask_and_listen, ask_together, roleplay_in_browser, running_app
 from tests.conftest import ROOT, free_port, sample_store
 
+pytestmark = pytest.mark.browser
+
 
 @pytest.fixture(autouse=True)
 def chromium():

@@ -40,6 +40,7 @@ def test_hybrid_is_at_least_as_good_as_either_part(retriever):
     assert hits["hybrid"] / len(items) >= 0.65, hits  # 0.71 when written; see docs/benchmarks.md
 
 
+@pytest.mark.slow
 def test_eval_command_writes_reports(tmp_path, retriever):
     res = run_cli("-m", "rag", "eval", "--qa", "corpus/青石镇奇案.qa.jsonl", "--name", "青石镇奇案",
                   "--store", str(retriever.settings.store_dir), "--retrieval-only", "--json", "--out", str(tmp_path))
@@ -53,6 +54,7 @@ def test_eval_command_writes_reports(tmp_path, retriever):
     assert (tmp_path / "青石镇奇案-青石镇奇案.qa.md").exists()
 
 
+@pytest.mark.slow
 def test_reference_baseline_is_evaluated_beside_shuwen(tmp_path, retriever):
     res = run_cli("-m", "rag", "eval", "--qa", "corpus/青石镇奇案.qa.jsonl", "--name", "青石镇奇案", "--modes", "hybrid",
                   "--store", str(retriever.settings.store_dir), "--retrieval-only", "--baseline", "--json",
@@ -65,6 +67,7 @@ def test_reference_baseline_is_evaluated_beside_shuwen(tmp_path, retriever):
     assert ref["metrics"]["overall"]["hit@4"] > 0
 
 
+@pytest.mark.slow
 def test_compare_evaluates_another_configuration_in_the_same_run(tmp_path, retriever):
     preset = tmp_path / "bm25.toml"
     preset.write_text('retrieval_mode = "bm25"\n', encoding="utf-8")
@@ -80,6 +83,10 @@ def test_compare_evaluates_another_configuration_in_the_same_run(tmp_path, retri
         return {key: v for key, v in m["overall"].items() if not key.endswith(("_p50", "_p95"))}  # not timings
 
     assert scores(metrics["lexical"]) == scores(metrics["shuwen-bm25"])  # the preset's mode, nothing else
+    report = json.loads((out / "青石镇奇案-青石镇奇案.qa.json").read_text(encoding="utf-8"))
+    assert report["revision"] and report["cpu"]  # what code and which machine
+    assert report["settings"]["lexical"]["retrieval_mode"] == "bm25"  # each system's resolved configuration
+    assert report["settings"]["shuwen"]["retrieval_mode"] == "hybrid"
     for bad in (f"shuwen={preset}", "lexical", f"x={tmp_path / 'missing.toml'}"):
         res = run_cli("-m", "rag", "eval", "--qa", "corpus/青石镇奇案.qa.jsonl", "--name", "青石镇奇案",
                       "--store", str(retriever.settings.store_dir), "--retrieval-only", "--out", str(tmp_path / "bad"),
@@ -89,6 +96,7 @@ def test_compare_evaluates_another_configuration_in_the_same_run(tmp_path, retri
         assert not (tmp_path / "bad").exists()  # checked before any work
 
 
+@pytest.mark.slow
 def test_eval_read_to_retrieves_only_what_the_reader_has_read(tmp_path, retriever):
     res = run_cli("-m", "rag", "eval", "--qa", "corpus/青石镇奇案.qa.jsonl", "--name", "青石镇奇案", "--modes", "hybrid",
                   "--store", str(retriever.settings.store_dir), "--retrieval-only", "--read-to", "第二回",
@@ -100,6 +108,7 @@ def test_eval_read_to_retrieves_only_what_the_reader_has_read(tmp_path, retrieve
     assert chapters and chapters <= {1, 2}
 
 
+@pytest.mark.slow
 def test_eval_evidence_only_scores_the_pool_and_what_the_model_would_read(tmp_path, retriever):
     res = run_cli("-m", "rag", "eval", "--qa", "corpus/青石镇奇案.qa.jsonl", "--name", "青石镇奇案",
                   "--store", str(retriever.settings.store_dir), "--evidence-only", "--json", "--out", str(tmp_path),

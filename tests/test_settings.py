@@ -1,3 +1,4 @@
+import json
 from pathlib import Path
 
 import pytest
@@ -54,3 +55,11 @@ def test_the_before_issue_11_preset_reads():
     s = overlay(load_settings(env={}), ROOT / "eval" / "presets" / "before-issue-11.toml")
     assert (s.cite_answers, s.grounded_only, s.kind_bonus, s.alias_weight, s.alias_vector) == (False, False, 0.0, 0.0,
                                                                                                 0.0)
+
+
+def test_a_report_records_the_settings_with_secrets_masked(tmp_path):
+    s = load_settings(env={}, store_dir=tmp_path, openai_api_key="sk-secret", api_keys="")
+    rec = s.record()
+    assert rec["openai_api_key"] == "***" and rec["api_keys"] == ""  # set secrets masked, empty ones shown empty
+    assert rec["store_dir"] == str(tmp_path) and rec["k"] == s.k
+    assert "sk-secret" not in json.dumps(rec)

@@ -52,6 +52,7 @@ def test_edge_tts_fails_offline_and_espeak_speaks(tts_settings):
     assert miniaudio.mp3_get_info(data).sample_rate >= 16000
 
 
+@pytest.mark.slow
 def test_a_network_that_never_answers_falls_back_after_the_timeout(tts_settings):
     """A proxy that accepts connections and never replies stands in for a black-holed network."""
     import socket
@@ -117,6 +118,7 @@ def test_nothing_to_say_is_an_error(tts_settings):
             tts.speak(text, tts_settings)
 
 
+@pytest.mark.slow
 def test_speak_cli(tmp_path):
     out = tmp_path / "out.mp3"
     env = {"SHUWEN_TTS_CACHE": str(tmp_path / "tts")}

@@ -82,6 +82,7 @@ def test_retrieval_stops_at_the_readers_chapter(settings):
     assert r.readable_end(cut) < r.readable_end(cutoff(ReadTo(chapter=4), r.positions()))
 
 
+@pytest.mark.slow
 def test_a_later_answer_is_held_back_and_an_earlier_one_answered(settings):
     fake = Backend("七万六千", "清点出官银七万六千两。")
     res = Asker(settings.replace(read_to="第三回"), "青石镇奇案", backend=fake).ask(SILVER)

@@ -6,9 +6,12 @@ import subprocess
 import sys
 import urllib.request
 
+import pytest
+
 from tests.conftest import ROOT, free_port, wait_for_server
 
 
+@pytest.mark.slow
 def test_start_indexes_serves_and_stops_on_ctrl_c(tmp_path):
     port = free_port()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "SHUWEN_STORE_DIR": str(tmp_path / "chroma")}

@@ -11,6 +11,8 @@ import pytest
 from tests.api.conftest import rag_serve
 from tests.conftest import ROOT, free_port
 
+pytestmark = pytest.mark.model
+
 LOG = ROOT / "test-artifacts" / "api" / "serve.log"
 # unambiguous questions of the sample novella with their one right answer (P(有) ≈ 0.90 on both CPUs)
 OWNER = ("裕丰当的东家是谁？", "钱有道")

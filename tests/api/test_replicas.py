@@ -48,6 +48,7 @@ def upload(url: str, text: str, rebuild: bool = False) -> dict:
     return job
 
 
+@pytest.mark.slow
 def test_two_replicas_share_one_store_and_one_model_server(tmp_path, model_server):
     text = SAMPLE.read_text(encoding="utf-8")
     first = text[: text.index("第四回")]  # three chapters: 钱有道 is in 第二回

@@ -143,6 +143,7 @@ def test_search_and_library_listing(url):
     assert "source_path" not in novels[0]  # no server paths leave the server
 
 
+@pytest.mark.slow
 def test_upload_builds_a_novel_that_answers_then_delete(url, client, api_settings):
     text = SAMPLE.read_text(encoding="utf-8")
     part = text[: text.index("第三回")]  # two chapters: a real build, kept short

@@ -16,6 +16,7 @@ def test_every_step_has_help(module):
     assert r.returncode == 0 and "usage:" in r.stdout
 
 
+@pytest.mark.slow
 def test_bad_input_is_one_line_and_non_zero(tmp_path):
     r = run_cli("-m", "finetune.export", str(tmp_path / "missing.jsonl"), "--out", str(tmp_path / "x"))
     assert r.returncode == 2 and r.stderr.strip().splitlines()[-1].startswith("error: no such file")

@@ -40,6 +40,7 @@ def cloze_data(sample_master, tmp_path_factory):
     return root, read_jsonl(out)
 
 
+@pytest.mark.slow
 def test_cloze_items_hold_the_span_once_in_the_gold_window_and_never_in_the_question(cloze_data):
     _, recs = cloze_data
     assert len(recs) >= 15

@@ -91,6 +91,7 @@ def test_export_split_is_deterministic(qa_file, tmp_path):
     assert key(tmp_path / "a" / "eval.val.jsonl") == key(tmp_path / "b" / "eval.val.jsonl")
 
 
+@pytest.mark.slow
 def test_training_saves_an_adapter_with_validation_loss(adapter):
     args, summary = adapter
     assert summary["steps"] == 2 and summary["method"] == "lora"
@@ -117,6 +118,7 @@ def _logits(model, tok):
         return model(**ids).logits
 
 
+@pytest.mark.slow
 def test_reload_merge_and_serve_through_the_transformers_backend(adapter, tiny_base, workdir):
     import torch
     from peft import PeftModel
@@ -147,6 +149,7 @@ def test_reload_merge_and_serve_through_the_transformers_backend(adapter, tiny_b
         assert len(tok("".join(pieces), add_special_tokens=False)["input_ids"]) <= 8
 
 
+@pytest.mark.slow
 def test_merged_model_and_lora_export_to_gguf_for_llamacpp(adapter, tiny_base, workdir):
     from llama_cpp import Llama
 

@@ -45,6 +45,7 @@ def store(sample_master, tmp_path_factory) -> Path:
     return sample_store(sample_master, tmp_path_factory.mktemp("reader") / "chroma")
 
 
+@pytest.mark.model
 def test_adapter_changes_the_real_models_reading(store):
     """The GGUF LoRA is applied over the bundled model: the same prompt gets other next-token probabilities."""
     from rag.generate.backends import get_backend
@@ -56,6 +57,7 @@ def test_adapter_changes_the_real_models_reading(store):
     assert abs(probs[0]["钱"] - probs[1]["钱"]) > 1e-4
 
 
+@pytest.mark.model
 def test_rag_ask_answers_with_the_reading_adapter(store):
     # the preset a reader turns it on with: the adapter, temperature 0, the adapter's own refusals (no support check)
     r = run_cli("-m", "rag", "ask", "裕丰当的东家叫什么名字？", "--name", "青石镇奇案", "--store", str(store),

@@ -8,6 +8,8 @@ from rag.answer import Asker
 from rag.generate.bundled import BUNDLED_CHAT
 from tests.conftest import SAMPLE, sample_store
 
+pytestmark = pytest.mark.model
+
 
 @pytest.fixture(scope="module")
 def hf_settings(tmp_path_factory, sample_master):

@@ -36,6 +36,7 @@ def settings(tmp_path_factory, sample_master):
     return load_settings(env={}, store_dir=sample_store(sample_master, tmp_path_factory.mktemp("s") / "chroma"))
 
 
+@pytest.mark.slow
 def test_follow_up_is_rewritten_before_retrieval(settings):
     fake = FakeBackend(rewrite="胡德茂后来怎么样了？")
     asker = Asker(settings, "青石镇奇案", backend=fake)
@@ -152,6 +153,7 @@ def test_the_citation_comes_from_the_evidence_unless_switched_off(settings):
     assert before.answer == "钱有道。〔第九回〕" and before.citations == []  # as shipped before issue 11
 
 
+@pytest.mark.slow
 def test_an_answer_with_nothing_from_the_evidence_is_withheld(settings):
     made_up = FakeBackend(reply="裕丰当的东家是玉皇大帝。")  # 玉皇大帝 is nowhere in the passages
     res = Asker(settings, "青石镇奇案", backend=made_up).ask("裕丰当的东家是谁？")
@@ -166,6 +168,7 @@ def test_an_answer_with_nothing_from_the_evidence_is_withheld(settings):
     assert grounded.answer == "钱有道。〔第二回〕" and not grounded.ungrounded
 
 
+@pytest.mark.slow
 def test_digits_are_forbidden_only_when_the_prompt_has_none(settings):
     fake = FakeBackend()
     Asker(settings, "青石镇奇案", backend=fake).ask("裕丰当的东家叫什么名字？")  # the sample writes numbers in Chinese

@@ -9,6 +9,8 @@ from rag.answer import Answer, Asker, check_question
 from rag.errors import ShuWenError
 from tests.conftest import free_port, sample_store, wait_for_server
 
+pytestmark = pytest.mark.model
+
 
 @pytest.fixture(scope="module")
 def store_settings(tmp_path_factory, sample_master):

@@ -46,6 +46,7 @@ def _bad_inputs(tmp):
     }
 
 
+@pytest.mark.slow
 def test_bad_input_gets_one_line_and_leaves_the_store(built_store, tmp_path):
     before = _manifest(built_store)
     for case, (args, needle) in _bad_inputs(tmp_path).items():
@@ -57,6 +58,7 @@ def test_bad_input_gets_one_line_and_leaves_the_store(built_store, tmp_path):
     assert _manifest(built_store) == before
 
 
+@pytest.mark.slow
 def test_kill_9_mid_build_keeps_the_previous_store(built_store):
     before = _manifest(built_store)
     proc = subprocess.Popen(
@@ -95,6 +97,7 @@ def test_dry_run_json(tmp_path):
     assert not (tmp_path / "unused").exists()
 
 
+@pytest.mark.slow
 def test_retrieve_json_shape_list_and_delete(built_store, tmp_path):
     res = run_cli("-m", "rag", "retrieve", "当铺", "--name", "样书", "--store", str(built_store), "--k", "3", "--json")
     assert res.returncode == 0, res.stderr

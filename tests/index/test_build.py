@@ -18,6 +18,7 @@ def novel_copy(tmp_path):
     return path
 
 
+@pytest.mark.slow
 def test_build_rerun_and_incremental_update(settings, novel_copy):
     first = build_index(settings, novel_copy, "样书", progress=False)
     assert first.embedded == first.manifest.chunks > 20
@@ -47,6 +48,7 @@ def test_build_rerun_and_incremental_update(settings, novel_copy):
     assert sum(1 for c in lib._collection_names() if c.startswith("nv_")) == 1
 
 
+@pytest.mark.slow
 def test_reader_refuses_a_store_built_with_another_model(settings, novel_copy):
     from rag.index.e5_onnx import ensure_model
 
@@ -61,6 +63,7 @@ def test_missing_store_says_how_to_build(settings):
         vector_search(settings, "没有这本书", "问题")
 
 
+@pytest.mark.slow
 def test_builder_and_reader_share_settings(tmp_path, novel_copy, monkeypatch):
     """Env-configured store path and model reach both sides: no silent empty retrieval."""
     from rag.settings import load_settings
@@ -72,6 +75,7 @@ def test_builder_and_reader_share_settings(tmp_path, novel_copy, monkeypatch):
     assert len(hits) == 2
 
 
+@pytest.mark.slow
 def test_a_second_build_of_the_same_novel_waits_for_the_first(settings, novel_copy):
     import threading
 
@@ -98,6 +102,7 @@ def test_a_second_build_of_the_same_novel_waits_for_the_first(settings, novel_co
     assert Library(settings).collection(m).count() == m.chunks  # the finished build is live and complete
 
 
+@pytest.mark.slow
 def test_concurrent_builds_leave_one_complete_store(settings, novel_copy):
     import threading
 
@@ -119,6 +124,7 @@ def test_concurrent_builds_leave_one_complete_store(settings, novel_copy):
     assert Library(settings).collection(m).count() == m.chunks
 
 
+@pytest.mark.slow
 def test_a_chapter_posted_twice_is_embedded_once_and_retrieved_once(settings, tmp_path):
     from rag.retrieve import Retriever
 

@@ -15,6 +15,7 @@ def chroma_server(tmp_path):
         yield port
 
 
+@pytest.mark.slow
 def test_build_and_retrieve_through_the_server(settings, chroma_server):
     s = settings.replace(store_backend="http", chroma_port=chroma_server)
     res = build_index(s, SAMPLE, "样书", progress=False)

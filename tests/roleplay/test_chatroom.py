@@ -47,6 +47,7 @@ def speakers(r: Chatroom, n: int) -> list[str]:
     return [t.speaker for t in r.turns if not t.by_user]
 
 
+@pytest.mark.slow
 def test_list_order_is_round_robin(rp_settings):
     r, _ = room(rp_settings, "list")
     assert speakers(r, 5) == ["沈墨白", "钱有道", "白衣客", "沈墨白", "钱有道"]
@@ -62,6 +63,7 @@ def test_natural_order_follows_who_is_named_then_who_spoke_least(rp_settings):
     assert r.turns[-1].speaker == "白衣客"  # the reader's interjection names who answers
 
 
+@pytest.mark.slow
 def test_random_order_never_repeats_a_speaker_and_is_seeded(rp_settings):
     a, _ = room(rp_settings, "random", seed=7)
     b, _ = room(rp_settings, "random", seed=7)

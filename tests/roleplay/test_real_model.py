@@ -3,7 +3,11 @@
 import json
 import re
 
+import pytest
+
 from tests.conftest import run_cli
+
+pytestmark = pytest.mark.model
 
 
 def test_draft_then_chat_with_the_real_model(rp_settings):

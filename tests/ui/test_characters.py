@@ -3,6 +3,7 @@
 import json
 import re
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from roleplay import store
@@ -28,6 +29,7 @@ def test_no_cards_offers_import_and_draft(env, app_store):
     assert any(b.label == "起草" for b in at.button)
 
 
+@pytest.mark.slow
 def test_gallery_chat_sources_and_voice(cast, fake):
     at = open_page("角色")
     labels = [b.label for b in at.button if (b.key or "").startswith("pick-")]

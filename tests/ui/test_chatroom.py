@@ -1,8 +1,11 @@
 """The 聊天室 page through Streamlit's AppTest on the real sample store; the chat model is a fake."""
 
+import pytest
+
 from tests.ui.test_characters import open_page
 
 
+@pytest.mark.slow
 def test_characters_take_turns_the_reader_interjects_and_downloads(cast, fake):
     at = open_page("聊天室")
     assert at.sidebar.multiselect(key="room-who-青石镇奇案").value == ["刘三", "沈墨白", "钱有道"]
