@@ -10,6 +10,11 @@ sentences are embedded) and `full` with it. Each book in turn is scored by model
 items whose chosen evidence (context_chars, best window first) holds an answer, beside the first formula on the top 5
 and on the whole pool. Test splits are never read here. --write fits on every book and writes the weights with what
 they were fitted on and the leave-one-book-out table.
+
+`--cloze NAME=N` adds N questions masked from a store's own narrative sentences (finetune/cloze.py; labels: the
+windows holding the masked sentence) and scores, per public book, models fitted on the cloze questions alone and on
+them with the other books' items (columns cloze_fit, cloze_plus_public). `--cloze-keep 0.7` drops each other word of
+a cloze question with chance 0.3, so it does not repeat its sentence whole.
 """
 
 from __future__ import annotations
@@ -24,12 +29,11 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
-def collect(settings, name: str, qa: Path, pool_n: int, cache: Path | None = None):
+def collect(settings, name: str, qa: Path | list[dict], pool_n: int, cache: Path | None = None, tag: str = ""):
     """(asker, per answerable item: (item, pool, windows with every feature)); cached in `cache` when given."""
     from rag.answer import Asker
     from rag.evaluate import load_qa
@@ -37,12 +41,14 @@ def collect(settings, name: str, qa: Path, pool_n: int, cache: Path | None = Non
     from rag.retrieve import Retriever
 
     asker = Asker(settings, name, Retriever(settings, name))
-    path = cache / f"{name}-{Path(qa).stem}-{pool_n}.pkl" if cache else None
+    path = cache / f"{name}-{tag or Path(qa).stem}-{pool_n}.pkl" if cache else None
     if path and path.exists():
         return asker, pickle.loads(path.read_bytes())
     emb = asker.retriever.emb
     out = []
-    for item in load_qa(qa):
+    from tqdm import tqdm
+
+    for item in tqdm(load_qa(qa) if isinstance(qa, Path) else qa, desc=f"featurise {name}", file=sys.stderr):
         if not item["answerable"]:
             continue
         pool = asker.retriever.pool(item["question"], pool_n)
@@ -55,10 +61,51 @@ def collect(settings, name: str, qa: Path, pool_n: int, cache: Path | None = Non
     return asker, out
 
 
+def cloze_items(settings, name: str, n: int, seed: int = 0, keep: float = 1.0) -> list[dict]:
+    """`n` questions masked from the book's own narrative sentences (finetune/cloze.py), as eval items whose `gold` is
+    the masked sentence; with `keep` < 1 each other word of the question is kept with that chance, so the gold
+    sentence does not repeat the whole question (reader questions paraphrase)."""
+    import random
+
+    from finetune.cloze import book_people, book_places, find_clozes
+    from finetune.common import store_chunks
+    from rag.ingest.speech import lines_by_speaker
+    from rag.retrieve import Retriever
+
+    chunks = store_chunks(settings, name)
+    lex = Retriever(settings, name).lexical()
+    names = book_people(lex.people, lines_by_speaker("".join(c.text for c in chunks)))
+    places = book_places(lex.words, names)
+    rng = random.Random(seed)
+    order = list(chunks)
+    rng.shuffle(order)
+    out, seen = [], set()
+    for chunk in order:
+        found = [c for c in find_clozes(chunk, names, places) if chunk.text[slice(*c.sentence)] not in seen]
+        if not found:
+            continue
+        c = rng.choice(found)
+        sentence = chunk.text[slice(*c.sentence)].strip()
+        seen.add(sentence)
+        q = c.question
+        if keep < 1:
+            wh = "多少" if c.kind == "number" else {"person": "谁", "place": "哪里"}[c.kind]
+            parts = q.rstrip("？").split(wh, 1)
+            words = [lex.tokenizer().tokens(part) for part in parts]
+            q = wh.join("".join(w for w in ws if rng.random() < keep or w in names) for ws in words) + "？"
+        out.append({"id": f"cloze-{name}-{len(out)}", "question": q, "answers": [c.span], "answerable": True,
+                    "gold": sentence, "kind": c.kind})
+        if len(out) >= n:
+            break
+    return out
+
+
 def labels(item: dict, pool, wins) -> np.ndarray:
-    """1 for each window that holds an accepted answer."""
+    """1 for each window that holds an accepted answer (a cloze item: that holds its masked sentence)."""
     from rag.evaluate import _norm
 
+    if item.get("gold"):
+        return np.array([item["gold"] in pool[w.row].passage.text[w.start:w.end] for w in wins], int)
     answers = [_norm(a) for a in item["answers"] if _norm(a)]
     return np.array([any(a in _norm(pool[w.row].passage.text[w.start:w.end]) for a in answers) for w in wins], int)
 
@@ -112,6 +159,12 @@ def main() -> int:
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--book", action="append", required=True, metavar="NAME=QA.jsonl", help="a store and its public items")
+    ap.add_argument("--cloze", action="append", default=[], metavar="NAME=N",
+                    help="also fit on N cloze questions masked from this store's own sentences (repeatable)")
+    ap.add_argument("--cloze-keep", type=float, default=1.0,
+                    help="chance each other word of a cloze question is kept (default 1.0: the whole sentence)")
+    ap.add_argument("--fit-on", choices=("public", "cloze", "both"), default="public",
+                    help="what --write fits on (default public)")
     ap.add_argument("--pool", type=int, default=20, help="fused passages per question (default 20)")
     ap.add_argument("--write", action="store_true", help="fit on every book and write rag/rank_weights.json")
     ap.add_argument("--out", type=Path, help="also write the leave-one-book-out table as JSON here")
@@ -124,22 +177,43 @@ def main() -> int:
         name, _, qa = spec.partition("=")
         print(f"[fit] {name}: pooling and featurising …", file=sys.stderr, flush=True)
         books[name] = collect(settings, name, Path(qa), args.pool, args.cache)
+    cloze: dict[str, list] = {}
+    for spec in args.cloze:
+        name, _, n = spec.partition("=")
+        items = cloze_items(settings, name, int(n), keep=args.cloze_keep)
+        print(f"[fit] {name}: {len(items)} cloze questions, e.g. {[i['question'] for i in items[:3]]}", file=sys.stderr)
+        cloze[name] = collect(settings, name, items, args.pool, args.cache,
+                              tag=f"cloze{n}-keep{args.cloze_keep}")[1]
+    cloze_rows = [r for rows in cloze.values() for r in rows]
     budget = settings.context_chars
     table = {}
     for held in books:
         asker, rows = books[held]
-        w = fit_both([r for b, (_, rs) in books.items() if b != held for r in rs])
+        others = [r for b, (_, rs) in books.items() if b != held for r in rs]
+        w = fit_both(others)
         table[held] = {"items": len(rows), "formula_top5": shown_hit(asker, rows, None, budget, 5),
                        f"formula_top{args.pool}": shown_hit(asker, rows, None, budget),
                        f"learned_top{args.pool}": shown_hit(asker, rows, w, budget, embed_n=settings.evidence_embed)}
+        if cloze_rows:
+            table[held]["cloze_fit"] = shown_hit(asker, rows, fit_both(cloze_rows), budget,
+                                                 embed_n=settings.evidence_embed)
+            table[held]["cloze_plus_public"] = shown_hit(asker, rows, fit_both(cloze_rows + others), budget,
+                                                         embed_n=settings.evidence_embed)
         print(f"{held}: {table[held]}", flush=True)
     if args.out:
-        args.out.write_text(json.dumps(table, ensure_ascii=False, indent=1), encoding="utf-8")
+        from rag.machine import cpu, revision
+
+        args.out.write_text(json.dumps({"command": " ".join(["python", *sys.argv]), "revision": revision(),
+                                        "cpu": cpu(), "settings": settings.record(), "table": table},
+                                       ensure_ascii=False, indent=1), encoding="utf-8")
     if args.write:
         from rag.rank import WEIGHTS
 
-        w = fit_both([r for _, rows in books.values() for r in rows])
-        w["fitted_on"] = {"books": {n: s.partition("=")[2] for n, s in zip(books, args.book)}, "pool": args.pool,
+        public = [r for _, rows in books.values() for r in rows]
+        w = fit_both({"public": public, "cloze": cloze_rows, "both": cloze_rows + public}[args.fit_on])
+        w["fitted_on"] = {"books": {n: s.partition("=")[2] for n, s in zip(books, args.book)} if args.fit_on != "cloze"
+                          else {}, "cloze": {n: len(r) for n, r in cloze.items()} if args.fit_on != "public" else {},
+                          "cloze_keep": args.cloze_keep, "pool": args.pool,
                           "model": "sklearn LogisticRegression(C=1, class_weight=balanced) on StandardScaler",
                           "date": datetime.date.today().isoformat()}
         w["leave_one_book_out"] = table

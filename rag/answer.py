@@ -97,8 +97,9 @@ def has_kind(piece: str, kind: str | None, question: str) -> bool:
 
 
 def compact_evidence(question: str, passages: list[Passage], embed_query, embed_passages, tokens, idf: dict,
-                     budget: int, kind_bonus: float = 0.0) -> list[Passage]:
-    """The sentence windows that best match the question within `budget` characters.
+                     budget: int, kind_bonus: float = 0.0, max_windows: int = 0) -> list[Passage]:
+    """The sentence windows that best match the question within `budget` characters (and at most `max_windows`
+    of them; 0 = as many as fit).
 
     A window scores the idf of the question words it contains plus its embedding similarity, minus a little
     for lower-ranked passages. Prompt size decides time-to-first-token on a CPU; four whole 600-character
@@ -128,6 +129,8 @@ def compact_evidence(question: str, passages: list[Passage], embed_query, embed_
     chosen: dict[int, list[tuple[int, int]]] = {}
     used = 0
     for i in sorted(range(len(cands)), key=lambda i: -scores[i]):
+        if max_windows and sum(map(len, chosen.values())) >= max_windows:
+            break
         r, a, b = cands[i]
         if any(a < y and x < b for x, y in chosen.get(r, [])) or used + (b - a) > budget:
             continue
@@ -237,7 +240,8 @@ class Asker:
         if s.window_ranker == "formula":
             emb, lex = self.retriever.emb, self.retriever.lexical()
             evidence = compact_evidence(question, [c.passage for c in pool], lambda q: emb.embed_queries([q])[0],
-                                        emb.embed_passages, lex.tokenizer().tokens, lex.idf(), budget, s.kind_bonus)
+                                        emb.embed_passages, lex.tokenizer().tokens, lex.idf(), budget, s.kind_bonus,
+                                        s.evidence_windows)
         else:
             emb = self.retriever.emb
             wins = rank_windows(question, pool, self.book(), lambda q: emb.embed_queries([q])[0], emb.embed_passages,

@@ -77,8 +77,8 @@ class Prompter:
     def examples(self) -> list[dict]:
         """The template's worked examples (`examples`: passages, question, answer) as earlier chat turns.
 
-        They come right after the system message, so llama.cpp caches them with it; the support check's prompt does
-        not hold them, so the passages are evaluated twice (+7 to 9 s first token here, docs/finetune.md Part A).
+        They come right after the system message, so llama.cpp caches them with it; the support check's prompt holds
+        them too (`check`), or every question would evaluate them again (+7 to 9 s first token, docs/finetune.md).
         """
         out = []
         for ex in self.template.get("examples", []):
@@ -97,14 +97,14 @@ class Prompter:
     def check(self, novel: str, question: str, passages: list[Passage]) -> list[dict] | None:
         """Messages asking whether the passages answer the question (None if the template has no check).
 
-        The user message starts exactly like the answer prompt's, so llama.cpp evaluates the shared
-        passages once for both.
+        The system message and worked examples, then a user message that starts exactly like the answer prompt's:
+        llama.cpp evaluates the shared prefix once for both, and the examples once for every question.
         """
         if "check" not in self.template:
             return None
         system = self.template["system"].format(novel=novel)
         user = self.template["check"].format(passages=self.passages(passages), question=question)
-        return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+        return [{"role": "system", "content": system}, *self.examples(), {"role": "user", "content": user}]
 
     @property
     def check_choices(self) -> list[str]:

@@ -114,6 +114,10 @@ def test_kind_bonus_prefers_the_window_with_what_is_asked():
     plain = "".join(p.text for p in compact_evidence(*args, budget=14))
     typed = "".join(p.text for p in compact_evidence(*args, budget=14, kind_bonus=6.0))
     assert "一千二百" not in plain and "一千二百株" in typed
+    # evidence_windows caps the windows shown whatever the budget: the best one alone
+    one = compact_evidence(*args, budget=600, kind_bonus=6.0, max_windows=1)
+    assert [p.text for p in one] == ["土地道：前面有一千二百株。"]
+    assert sum(p.text.count("……") + 1 for p in compact_evidence(*args, budget=600, max_windows=2)) == 2
 
 
 def test_unsupported_evidence_is_refused_without_generating(settings):

@@ -53,3 +53,6 @@ def test_worked_examples_are_earlier_turns_between_the_system_message_and_the_qu
     assert msgs[2]["content"] == "柳青〔第三回〕" and msgs[6]["content"] == p.refusal  # a name; the refusal
     assert all("原文片段：" in m["content"] for m in msgs[1:-1:2])  # each example asked as a question is asked
     assert Prompter("concise").messages("x", "q", [])[1]["role"] == "user"  # no examples, no extra turns
+    check = p.check("青石镇奇案", "裕丰当的东家是谁？", [Passage("东家钱有道。", 2, "第二回", 0, 6, 1.0, "x")])
+    assert check[:-1] == msgs[:-1]  # the check shares the examples, so llama.cpp keeps them cached between prompts
+    assert check[-1]["content"] != msgs[-1]["content"] and "东家钱有道。" in check[-1]["content"]
