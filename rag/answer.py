@@ -5,18 +5,18 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from rag.bookcard import about_the_cast, book_card
 from rag.cite import cite, source_of
+from rag.contract import Answer, Backend, Passage
 from rag.errors import ShuWenError
 from rag.generate.backends import DIGIT
 from rag.generate.prompter import Prompter
 from rag.generate.repair import complete_numbers, repair
 from rag.rank import Book, as_evidence, rank_windows, select, sentences, windows
-from rag.retrieve import Candidate, Passage, Retriever
+from rag.retrieve import Candidate, Retriever
 from rag.settings import Settings
 from rag.spoiler import NOT_YET, cutoff, parse_read_to
 
@@ -27,30 +27,6 @@ _PRONOUNS = re.compile(r"他们|她们|它们|后来|然后|那么|还有|接着
 _CITATION = re.compile(r"〔[^〕]*〕")
 # questions whose answer is the model's own word, not a string of the book (父子 where the book says 先父)
 _OWN_WORDS = re.compile(r"什么关系|何关系|为什么|为何")
-
-
-@dataclass
-class Answer:
-    """A finished answer with what it was built from."""
-
-    question: str
-    standalone: str
-    answer: str = ""
-    raw: str = ""  # the model's unrepaired output
-    sources: list[Passage] = field(default_factory=list)  # the passages the evidence comes from (出处)
-    evidence: list[Passage] = field(default_factory=list)  # the parts of the sources the model was shown
-    pool: list[Passage] = field(default_factory=list)  # the fused candidates the evidence was chosen from, best first
-    timings: dict = field(default_factory=dict)
-    support: float | None = None  # P(the evidence answers the question), when support_check ran
-    citations: list[int] = field(default_factory=list)  # chapters cited, decided from the evidence
-    cited_chunk: str = ""  # chunk_id of the source the citation points at (the page marks it in 出处)
-    not_yet: bool = False  # the spoiler guard held the answer back: the book tells it after `read_to`
-    ungrounded: str = ""  # the model's answer, withheld because nothing it adds stands in the evidence
-
-    def to_dict(self) -> dict:
-        return {"answer": self.answer, "sources": [p.to_dict() for p in self.sources], "timings": self.timings,
-                "support": self.support, "citations": self.citations, "cited_chunk": self.cited_chunk,
-                "not_yet": self.not_yet, "ungrounded": self.ungrounded}
 
 
 def keeps_follow_up(rewritten: str, question: str) -> bool:
@@ -147,7 +123,7 @@ def compact_evidence(question: str, passages: list[Passage], embed_query, embed_
 class Asker:
     """Answers questions about one novel; holds the retriever, the prompt template and the chat backend."""
 
-    def __init__(self, settings: Settings, name: str, retriever: Retriever | None = None, backend=None):
+    def __init__(self, settings: Settings, name: str, retriever: Retriever | None = None, backend: Backend | None = None):
         self.settings = settings
         self.name = name
         self.retriever = retriever or Retriever(settings, name)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import collections
-import sys
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 
 from rag.aliases import as_the_book_says
+from rag.contract import Passage  # noqa: F401  (re-exported: the passage the retrievers return)
 from rag.index.embeddings import get_embeddings
+from rag.index.lexical import lexical_index
 from rag.index.store import Library
 from rag.kinds import asks_for, has_kind
 from rag.lexical import LexicalIndex
@@ -19,28 +20,22 @@ EXACT_LIMIT = 200_000  # chunks; above this, vector search uses Chroma's HNSW in
 
 
 @dataclass
-class Passage:
-    """A retrieved chunk with its place in the book."""
-
-    text: str
-    chapter: int
-    chapter_title: str
-    start: int
-    end: int
-    score: float
-    chunk_id: str
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-@dataclass
 class Candidate:
     """A pooled passage with what the retrievers said of it: its rank in each list and its cosine to the question."""
 
     passage: Passage
     ranks: dict[str, int]  # 0-based rank in the fused list ("fused") and in each retriever's list it appears in
     sim: float = 0.0
+
+
+def reader_precision(manifest, wanted: str) -> str:
+    """The embedding precision to read a store with: the family it was built with (fp32, or int8 in this CPU's
+    recipe); the settings' own value when it resolves to that family here (one embedder in memory, not two)."""
+    from rag.index.e5_onnx import resolve_precision
+
+    built = str(manifest.embedding_precision)
+    family = "fp32" if built == "fp32" else "int8" if built.startswith("int8") else None
+    return wanted if family is None or resolve_precision(wanted) == family else family
 
 
 def _passage(text: str, meta: dict, score: float) -> Passage:
@@ -77,8 +72,11 @@ class Retriever:
 
         self.settings = settings
         self.lib = library or Library(settings)
-        self.emb = get_embeddings(settings)
-        self.manifest = self.lib.require(name, self.emb.model_id)
+        self.manifest = self.lib.require(name)
+        # the store owns its model: questions are embedded as its chunks were, whatever model the settings name
+        # for new builds (the int8 recipe still follows this CPU: rag/index/e5_onnx.py)
+        self.emb = get_embeddings(settings.replace(embedding_model=self.manifest.embedding_model,
+                                                   embedding_precision=reader_precision(self.manifest, settings.embedding_precision)))
         self.collection = self.lib.collection(self.manifest)
         self.store = Chroma(client=self.lib.client, collection_name=self.manifest.collection,
                             embedding_function=self.emb)
@@ -229,24 +227,6 @@ class Retriever:
             ranks = {"fused": len(out), **{x: where[x][cid] for x in names if cid in where[x]}}
             out.append(Candidate(_passage(*data[cid], score), ranks, sims.get(cid, 0.0)))
         return out[:k]
-
-
-def lexical_index(settings: Settings, collection_name: str, collection) -> LexicalIndex:
-    """A collection's BM25 index: read from disk, or built from its chunks and saved (once per build)."""
-    path = settings.beside_store / "lexical" / f"{collection_name}.pkl"
-    index = LexicalIndex.load(path) if path.exists() else None
-    if index is None:
-        print("[retrieve] building the BM25 index for this store (once) …", file=sys.stderr, flush=True)
-        got = collection.get(include=["documents", "metadatas"])
-        metas = got["metadatas"]
-        index = LexicalIndex.build(got["ids"], got["documents"], [int(m["chapter_index"]) for m in metas],
-                                   [int(m["seq"]) for m in metas], [str(m["chapter_title"]) for m in metas])
-        index.save(path)
-        prefix = collection_name.rsplit("_", 1)[0]
-        for old in path.parent.glob(f"{prefix}_*.pkl"):  # indexes of replaced builds
-            if old != path:
-                old.unlink(missing_ok=True)
-    return index
 
 
 def vector_search(settings: Settings, name: str, question: str, k: int | None = None,

@@ -15,6 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 SAMPLE = ROOT / "corpus" / "青石镇奇案.txt"
+APP = str(ROOT / "app.py")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
@@ -117,3 +118,31 @@ def _model_mark(request, monkeypatch):
     for name in ("stream", "choice_probs"):
         monkeypatch.setattr(ChatBackend, name, guarded(getattr(ChatBackend, name)))
     yield
+
+
+# the page's fixtures (tests/test_app.py, tests/ui/): the sample store, its own speech cache, the fake model
+@pytest.fixture(scope="module")
+def app_store(tmp_path_factory, sample_master):
+    return sample_store(sample_master, tmp_path_factory.mktemp("app") / "chroma")
+
+
+@pytest.fixture
+def env(app_store, tmp_path, monkeypatch):
+    """A page on the sample store with its own speech cache."""
+    monkeypatch.setenv("SHUWEN_STORE_DIR", str(app_store))
+    monkeypatch.setenv("SHUWEN_TTS_CACHE", str(tmp_path / "tts"))
+    monkeypatch.delenv("SHUWEN_CONFIG", raising=False)
+    from rag import speak
+
+    speak._edge_down_until = 0.0
+    return monkeypatch
+
+
+@pytest.fixture
+def fake(env):
+    from tests.fakes import FakeBackend
+    from ui import resources
+
+    backend = FakeBackend("裕丰当的东家是钱有道〔第二回〕。", piece=3)
+    env.setattr(resources, "backend", lambda key: backend)
+    return backend

@@ -5,51 +5,9 @@ import re
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import ROOT, SAMPLE, free_port, sample_store
+from tests.conftest import APP, SAMPLE, free_port
 
-APP = str(ROOT / "app.py")
 QUESTION = "裕丰当的东家是谁？"
-
-
-@pytest.fixture(scope="module")
-def app_store(tmp_path_factory, sample_master):
-    return sample_store(sample_master, tmp_path_factory.mktemp("app") / "chroma")
-
-
-@pytest.fixture
-def env(app_store, tmp_path, monkeypatch):
-    """A page on the sample store with its own speech cache."""
-    monkeypatch.setenv("SHUWEN_STORE_DIR", str(app_store))
-    monkeypatch.setenv("SHUWEN_TTS_CACHE", str(tmp_path / "tts"))
-    monkeypatch.delenv("SHUWEN_CONFIG", raising=False)
-    from rag import speak
-
-    speak._edge_down_until = 0.0
-    return monkeypatch
-
-
-class FakeBackend:
-    """The LLM boundary only: a fixed reply."""
-
-    name, model_id = "fake", "fake"
-
-    def __init__(self, reply: str = "裕丰当的东家是钱有道〔第二回〕。"):
-        self.reply = reply
-
-    def stream(self, messages, max_tokens=None, temperature=None, no_digits=False):
-        yield from (self.reply[i:i + 3] for i in range(0, len(self.reply), 3))
-
-    def complete(self, messages, max_tokens=None, temperature=None):
-        return "".join(self.stream(messages, max_tokens))
-
-
-@pytest.fixture
-def fake(env):
-    from ui import resources
-
-    backend = FakeBackend()
-    env.setattr(resources, "backend", lambda key: backend)
-    return backend
 
 
 def page(timeout: float = 600) -> AppTest:

@@ -6,6 +6,7 @@ from rag.answer import Asker
 from rag.errors import BadInputError, ShuWenError
 from rag.spoiler import NOT_YET, ReadTo, cutoff, parse_read_to
 from tests.conftest import sample_store
+from tests.fakes import FakeBackend
 
 SILVER = "最后从山洞里清点出多少官银？"  # told in 第八回
 OWNER = "裕丰当的东家是谁？"  # told in 第二回
@@ -45,24 +46,6 @@ def test_cutoff_follows_reading_order_not_chapter_numbers():
     assert cutoff(ReadTo(chapter=1), [(0, 3, 0)]) == -1  # nothing readable yet
 
 
-class Backend:
-    """The LLM boundary: the passages "hold the answer" only when they contain `needs`."""
-
-    def __init__(self, needs: str, reply: str):
-        self.needs, self.reply, self.checks = needs, reply, 0
-
-    def stream(self, messages, max_tokens=None, temperature=None, no_digits=False):
-        yield self.reply
-
-    def complete(self, messages, max_tokens=None, temperature=None):
-        return ""
-
-    def choice_probs(self, messages, choices):
-        self.checks += 1
-        p = 0.9 if self.needs in "".join(m["content"] for m in messages) else 0.1
-        return {choices[0]: p, choices[1]: 1 - p}
-
-
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory, sample_master):
     from rag.settings import load_settings
@@ -84,18 +67,18 @@ def test_retrieval_stops_at_the_readers_chapter(settings):
 
 @pytest.mark.slow
 def test_a_later_answer_is_held_back_and_an_earlier_one_answered(settings):
-    fake = Backend("七万六千", "清点出官银七万六千两。")
+    fake = FakeBackend("清点出官银七万六千两。", needs="七万六千")
     res = Asker(settings.replace(read_to="第三回"), "青石镇奇案", backend=fake).ask(SILVER)
     assert res.answer == NOT_YET and res.not_yet and "七万六千" not in res.answer
     assert all(p.chapter <= 3 for p in res.sources + res.evidence) and not res.citations
-    assert fake.checks == 2  # the reader's part, then the whole book (never shown to the model)
+    assert len(fake.checks) == 2  # the reader's part, then the whole book (never shown to the model)
     full = Asker(settings, "青石镇奇案", backend=fake).ask(SILVER)
     assert "七万六千两" in full.answer and not full.not_yet
-    early = Asker(settings.replace(read_to="3"), "青石镇奇案", backend=Backend("钱有道", "钱有道。")).ask(OWNER)
+    early = Asker(settings.replace(read_to="3"), "青石镇奇案", backend=FakeBackend("钱有道。", needs="钱有道")).ask(OWNER)
     assert early.answer.startswith("钱有道") and early.citations == [2] and not early.not_yet
 
 
 def test_a_question_the_book_never_answers_is_a_refusal_not_a_spoiler_warning(settings):
-    fake = Backend("从来没有的字", "随便说说。")
+    fake = FakeBackend("随便说说。", needs="从来没有的字")
     res = Asker(settings.replace(read_to="第三回"), "青石镇奇案", backend=fake).ask("沈墨白的师父叫什么名字？")
     assert res.answer == "书中没有明确提到。" and not res.not_yet

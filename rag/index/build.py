@@ -143,7 +143,7 @@ def _build(settings: Settings, path: Path, novel: Novel, rebuild: bool, progress
     manifest.collection = coll.name
     # the BM25 index too, before publishing: on a 5M-character novel building it took 49 s, which the first
     # reader's first question used to pay
-    from rag.retrieve import lexical_index
+    from rag.index.lexical import lexical_index
 
     lexical_index(settings, coll.name, coll)
     manifest.build_seconds = round(time.time() - t0, 2)

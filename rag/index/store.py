@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -19,6 +19,7 @@ from rag.errors import StoreError
 from rag.settings import Settings
 
 REGISTRY = "shuwen_registry"
+SCHEMA = 1  # the manifest format this code writes
 WRITE_BATCH = 256
 
 
@@ -42,10 +43,33 @@ class Manifest:
     chars: int
     built_at: float
     build_seconds: float
+    schema: int = 1  # the manifest's own format; from_dict migrates older ones
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Manifest:
+        """A manifest as stored: older formats migrated (MIGRATIONS), keys of newer builds ignored with a note."""
+        data = dict(data)
+        version = int(data.get("schema", 0))
+        if version > SCHEMA:
+            raise StoreError(f"store {data.get('name')!r} was built by a newer 书问 (manifest schema {version}, this "
+                             f"one reads up to {SCHEMA}); upgrade, or rebuild it with this version")
+        for step in range(version, SCHEMA):
+            data = MIGRATIONS[step](data)
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
 
     def fingerprint(self) -> tuple:
         """Inputs that decide the store's content; equal fingerprints mean nothing to do."""
         return (self.embedding_model, self.chunk_size, self.chunk_overlap, self.chunker, self.source_sha256)
+
+
+def _v0_to_v1(data: dict[str, Any]) -> dict[str, Any]:
+    """Manifests before `schema` existed (every store built until 2026-12): the same fields, now versioned."""
+    return {**data, "schema": 1}
+
+
+# MIGRATIONS[n] turns a schema-n manifest into schema n + 1; a new field gets its migration here, never a crash
+MIGRATIONS = [_v0_to_v1]
 
 
 def collection_prefix(name: str) -> str:
@@ -84,11 +108,11 @@ class Library:
     def manifests(self) -> list[Manifest]:
         """Every registered novel, by name."""
         got = self.registry.get(include=["documents"])
-        return sorted((Manifest(**json.loads(d)) for d in got["documents"]), key=lambda m: m.name)
+        return sorted((Manifest.from_dict(json.loads(d)) for d in got["documents"]), key=lambda m: m.name)
 
     def manifest(self, name: str) -> Manifest | None:
         got = self.registry.get(ids=[name], include=["documents"])
-        return Manifest(**json.loads(got["documents"][0])) if got["ids"] else None
+        return Manifest.from_dict(json.loads(got["documents"][0])) if got["ids"] else None
 
     def require(self, name: str, embedding_model: str | None = None) -> Manifest:
         """The manifest of `name`, or a StoreError that says how to build or rebuild it."""

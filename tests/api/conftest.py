@@ -10,32 +10,9 @@ from contextlib import contextmanager
 import pytest
 
 from tests.conftest import free_port, sample_store
+from tests.fakes import FakeBackend
 
-
-class FakeBackend:
-    """The LLM boundary only: a canned reply streamed in pieces; `gate` can hold a reply until released."""
-
-    name, model_id = "fake", "fake"
-
-    def __init__(self, reply: str = "裕丰当的东家是钱有道。", support: float = 0.9, needs: str | None = None):
-        self.reply, self.support, self.needs = reply, support, needs  # needs: "supported" only with this text
-        self.gate = threading.Event()
-        self.gate.set()
-        self.started = threading.Event()
-
-    def stream(self, messages, max_tokens=None, temperature=None, no_digits=False):
-        self.started.set()
-        if not self.gate.wait(60):
-            raise RuntimeError("the test never released the fake model")
-        yield from (self.reply[i:i + 2] for i in range(0, len(self.reply), 2))
-
-    def complete(self, messages, max_tokens=None, temperature=None):
-        return ""  # a rewrite the pipeline rejects: it asks with the previous question in front
-
-    def choice_probs(self, messages, choices):
-        held = self.needs is None or self.needs in "".join(m["content"] for m in messages)
-        p = self.support if held else 0.1
-        return {choices[0]: p, choices[1]: 1 - p}
+OWNER = "裕丰当的东家是钱有道。"  # the fake model's reply to the API tests' question
 
 
 @contextmanager
@@ -78,7 +55,7 @@ def make_app(settings, backend=None):
     from api.server import create_app
     from api.service import Service
 
-    svc = Service(settings, backend=backend or FakeBackend())
+    svc = Service(settings, backend=backend or FakeBackend(OWNER))
     return create_app(settings, svc), svc
 
 

@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 from rag.answer import Answer
 from rag.errors import ShuWenError
 from rag.remote import RemoteAsker
-from tests.api.conftest import FakeBackend, make_app, serving
+from tests.api.conftest import OWNER, FakeBackend, make_app, serving
 from tests.conftest import ROOT, free_port
 
 QUESTION = "裕丰当的东家是谁？"
@@ -16,7 +16,7 @@ QUESTION = "裕丰当的东家是谁？"
 
 @pytest.fixture(scope="module")
 def url(api_settings):
-    app, _ = make_app(api_settings.replace(api_keys="page-key"), FakeBackend())
+    app, _ = make_app(api_settings.replace(api_keys="page-key"), FakeBackend(OWNER))
     with serving(app) as base:
         yield base + "/v1"
 

@@ -12,7 +12,7 @@ import httpx
 import openai
 import pytest
 
-from tests.api.conftest import FakeBackend, make_app, serving, wait_job
+from tests.api.conftest import OWNER, FakeBackend, make_app, serving, wait_job
 from tests.conftest import SAMPLE, run_cli
 
 NOVEL = "青石镇奇案"
@@ -21,7 +21,7 @@ QUESTION = "裕丰当的东家是谁？"
 
 @pytest.fixture(scope="module")
 def fake():
-    return FakeBackend()
+    return FakeBackend(OWNER)
 
 
 @pytest.fixture(scope="module")
@@ -237,7 +237,7 @@ def test_api_keys_cors_and_upload_limit(api_settings):
 
 
 def test_queue_full_is_429_with_retry_after_and_positions_are_reported(api_settings):
-    slow = FakeBackend()
+    slow = FakeBackend(OWNER)
     slow.gate.clear()
     app, svc = make_app(api_settings.replace(max_queue=1), slow)
     body = {"model": NOVEL, "messages": [{"role": "user", "content": QUESTION}]}

@@ -2,19 +2,11 @@
 
 from finetune.export import qa_system
 from rag.evaluate import closed_book_answerer, run_eval
-
-
-class FakeBackend:
-    def __init__(self):
-        self.seen = []
-
-    def complete(self, messages, max_tokens=None):
-        self.seen.append(messages)
-        return "灵台方寸山〔第一回〕"
+from tests.fakes import FakeBackend
 
 
 def test_closed_book_asks_without_passages_in_the_training_prompt(monkeypatch, settings):
-    fake = FakeBackend()
+    fake = FakeBackend("灵台方寸山〔第一回〕", rewrite=None)
     monkeypatch.setattr("rag.generate.backends.get_backend", lambda s: fake)
     items = [{"id": "a", "question": "孙悟空的师父住在哪座山？", "answers": ["灵台方寸山"], "evidence": ["x"],
               "kind": "generated", "answerable": True},
@@ -22,6 +14,6 @@ def test_closed_book_asks_without_passages_in_the_training_prompt(monkeypatch, s
               "kind": "generated", "answerable": True}]
     report = run_eval(items, lambda q: [], 5, closed_book_answerer(settings, "西游记"), progress=False)
     assert report["metrics"]["overall"]["accuracy"] == 0.5
-    system, user = fake.seen[0]
+    system, user = fake.prompts[0]
     assert system == {"role": "system", "content": qa_system("西游记")}
     assert user == {"role": "user", "content": "孙悟空的师父住在哪座山？"}

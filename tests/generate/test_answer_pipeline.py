@@ -6,27 +6,7 @@ import pytest
 from rag.answer import Asker, compact_evidence
 from rag.retrieve import Passage
 from tests.conftest import sample_store
-
-
-class FakeBackend:
-    """Records prompts; replies with canned text, streamed in pieces."""
-
-    def __init__(self, reply: str = "钱有道。〔第二回〕", rewrite: str = "", support: float = 0.9):
-        self.reply, self.rewrite, self.support, self.prompts, self.checks = reply, rewrite, support, [], []
-        self.no_digits: list[bool] = []
-
-    def stream(self, messages, max_tokens=None, temperature=None, no_digits=False):
-        self.prompts.append(messages)
-        self.no_digits.append(no_digits)
-        yield from (self.reply[i:i + 2] for i in range(0, len(self.reply), 2))
-
-    def complete(self, messages, max_tokens=None, temperature=None):
-        self.prompts.append(messages)
-        return self.rewrite
-
-    def choice_probs(self, messages, choices):
-        self.checks.append(messages)
-        return {choices[0]: self.support, choices[1]: 1 - self.support}
+from tests.fakes import FakeBackend
 
 
 @pytest.fixture(scope="module")

@@ -49,13 +49,16 @@ def test_build_rerun_and_incremental_update(settings, novel_copy):
 
 
 @pytest.mark.slow
-def test_reader_refuses_a_store_built_with_another_model(settings, novel_copy):
+def test_a_reader_opens_a_store_with_the_model_it_was_built_with(settings, novel_copy):
+    """The settings' embedding model is for new builds: a reader embeds questions as the store's chunks were."""
     from rag.index.e5_onnx import ensure_model
+    from rag.retrieve import Retriever
 
     build_index(settings, novel_copy, "样书", progress=False)
-    other = settings.replace(embedding_model=str(ensure_model(settings.cache_dir) / "hf"))
-    with pytest.raises(StoreError, match="--rebuild"):
-        vector_search(other, "样书", "沈墨白是谁？")
+    other = settings.replace(embedding_model=str(ensure_model(settings.cache_dir) / "hf"), embedding_precision="fp32")
+    r = Retriever(other, "样书")
+    assert r.emb.model_id == r.manifest.embedding_model == settings.embedding_model
+    assert vector_search(other, "样书", "沈墨白是谁？") == vector_search(settings, "样书", "沈墨白是谁？")
 
 
 def test_missing_store_says_how_to_build(settings):
@@ -139,3 +142,17 @@ def test_a_chapter_posted_twice_is_embedded_once_and_retrieved_once(settings, tm
     hits = Retriever(settings, "网文").search("裕丰当的东家是谁？", 5)
     texts = [h.text for h in hits]
     assert len(hits) == 5 and len(set(texts)) == 5 and any("钱有道" in t for t in texts)
+
+
+def test_a_manifest_of_another_format_is_migrated_or_refused():
+    from rag.index.store import SCHEMA, Manifest
+
+    fields = {"name": "书", "collection": "nv_x_1", "embedding_model": "m", "embedding_dim": 384,
+              "embedding_precision": "int8-vnni", "chunk_size": 600, "chunk_overlap": 100, "chunker": "c",
+              "source_path": "/x.txt", "source_sha256": "0", "encoding": "utf-8", "chapters": 1, "chunks": 2,
+              "chars": 3, "built_at": 0.0, "build_seconds": 0.0}
+    old = Manifest.from_dict(fields)  # written before manifests had a schema
+    assert old.schema == SCHEMA and old.embedding_precision == "int8-vnni"
+    assert Manifest.from_dict({**fields, "schema": SCHEMA, "a_later_field": 1}).name == "书"  # unknown keys ignored
+    with pytest.raises(StoreError, match="newer"):
+        Manifest.from_dict({**fields, "schema": SCHEMA + 1})

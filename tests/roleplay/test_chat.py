@@ -6,21 +6,13 @@ from rag.errors import BadInputError
 from roleplay import store
 from roleplay.card import new_card
 from roleplay.chat import Character
+from tests.fakes import FakeBackend
 from tests.roleplay.conftest import detective
 
 
-class Fake:
-    """Records the prompt; replies as the character and then (wrongly) as the user."""
-
-    def __init__(self, reply: str = "沈墨白：在下正是沈墨白。\n你：那好。"):
-        self.reply, self.prompts = reply, []
-
-    def stream(self, messages, max_tokens=None, temperature=None, no_digits=False):
-        self.prompts.append(messages)
-        yield from (self.reply[i:i + 3] for i in range(0, len(self.reply), 3))
-
-    def complete(self, messages, max_tokens=None, temperature=None):
-        return "".join(self.stream(messages))
+def Fake(reply: str = "沈墨白：在下正是沈墨白。\n你：那好。") -> FakeBackend:
+    """A chat model that replies as the character and then (wrongly) as the user."""
+    return FakeBackend(reply, rewrite=None, piece=3)
 
 
 def test_reply_is_grounded_styled_and_in_character(rp_settings):

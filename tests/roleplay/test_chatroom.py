@@ -9,22 +9,13 @@ from rag.errors import BadInputError
 from roleplay.card import new_card
 from roleplay.chat import Character, breaks_character, settings_for
 from roleplay.chatroom import Chatroom
+from tests.fakes import FakeBackend
 from tests.roleplay.conftest import detective
 
 
-class Script:
-    """Answers from a list of replies in turn, recording every prompt."""
-
-    def __init__(self, *replies: str):
-        self.replies, self.prompts = list(replies), []
-
-    def stream(self, messages, max_tokens=None, temperature=None, no_digits=False):
-        self.prompts.append(messages)
-        text = self.replies.pop(0) if self.replies else "嗯。"
-        yield from (text[i:i + 4] for i in range(0, len(text), 4))
-
-    def complete(self, messages, max_tokens=None, temperature=None):
-        return "".join(self.stream(messages))
+def Script(*replies: str) -> FakeBackend:
+    """Answers from a list of replies in turn (then 嗯。), recording every prompt."""
+    return FakeBackend(script=list(replies), rewrite=None, piece=4)
 
 
 def cards() -> list[dict]:

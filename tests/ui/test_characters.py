@@ -4,18 +4,9 @@ import json
 import re
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from roleplay import store
-from tests.test_app import APP
-from tests.ui.conftest import HOSTILE
-
-
-def open_page(name: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=600).run()
-    at.sidebar.radio(key="page").set_value(name).run()
-    assert not at.exception
-    return at
+from tests.ui.conftest import HOSTILE, open_page
 
 
 def test_no_cards_offers_import_and_draft(env, app_store):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.ui.test_characters import open_page
+from tests.ui.conftest import open_page
 
 
 @pytest.mark.slow

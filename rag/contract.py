@@ -1,0 +1,67 @@
+"""What every answerer shares: the passage it cites, the answer it returns and the chat backend it talks to."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Protocol, runtime_checkable
+
+
+@dataclass
+class Passage:
+    """A retrieved chunk with its place in the book."""
+
+    text: str
+    chapter: int
+    chapter_title: str
+    start: int
+    end: int
+    score: float
+    chunk_id: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Answer:
+    """A finished answer with what it was built from."""
+
+    question: str
+    standalone: str
+    answer: str = ""
+    raw: str = ""  # the model's unrepaired output
+    sources: list[Passage] = field(default_factory=list)  # the passages the evidence comes from (出处)
+    evidence: list[Passage] = field(default_factory=list)  # the parts of the sources the model was shown
+    pool: list[Passage] = field(default_factory=list)  # the fused candidates the evidence was chosen from, best first
+    timings: dict = field(default_factory=dict)
+    support: float | None = None  # P(the evidence answers the question), when support_check ran
+    citations: list[int] = field(default_factory=list)  # chapters cited, decided from the evidence
+    cited_chunk: str = ""  # chunk_id of the source the citation points at (the page marks it in 出处)
+    not_yet: bool = False  # the spoiler guard held the answer back: the book tells it after `read_to`
+    ungrounded: str = ""  # the model's answer, withheld because nothing it adds stands in the evidence
+
+    def to_dict(self) -> dict:
+        return {"answer": self.answer, "sources": [p.to_dict() for p in self.sources], "timings": self.timings,
+                "support": self.support, "citations": self.citations, "cited_chunk": self.cited_chunk,
+                "not_yet": self.not_yet, "ungrounded": self.ungrounded}
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """A chat model as the answerers use it (rag.generate.backends.ChatBackend; tests/fakes.py in the tests).
+
+    `choice_probs` is optional: without it the support check does not run.
+    """
+
+    name: str
+    model_id: str
+
+    def stream(self, messages: list[dict], max_tokens: int | None = None, temperature: float | None = None,
+               no_digits: bool = False) -> Iterator[str]:
+        """Text pieces as the model produces them."""
+        ...
+
+    def complete(self, messages: list[dict], max_tokens: int | None = None, temperature: float | None = None) -> str:
+        """The whole reply."""
+        ...
