@@ -291,6 +291,9 @@ class Asker:
             answer = complete_numbers(answer, evidence)
         if any(m in answer for m in _LEAK_MARKERS):  # never echo the instructions back
             answer = self.prompter.refusal or "抱歉，无法回答这个问题。"
+        if self.prompter.refusal and self.prompter.borrowed(answer, res.standalone + evidence):
+            # a worked example's words, not the book's (an unanswerable question answered 良田三百亩、家丁四十二人)
+            res.ungrounded, answer = answer, self.prompter.refusal
         res.raw = raw
         res.answer = answer or self.prompter.refusal
         if (self.settings.grounded_only and self.prompter.refusal and res.answer != self.prompter.refusal

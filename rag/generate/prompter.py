@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from rag.errors import ShuWenError
@@ -87,6 +88,19 @@ class Prompter:
                                                                              question=ex["question"])},
                     {"role": "assistant", "content": ex["answer"]}]
         return out
+
+    def borrowed(self, answer: str, allowed: str, n: int = 3) -> str:
+        """A piece (n Chinese characters) of `answer` that stands in the worked examples but not in `allowed` (the
+        question and the evidence shown), or "": the model copied an example instead of reading the book."""
+        if not self.template.get("examples"):
+            return ""
+        if not hasattr(self, "_example_text"):
+            self._example_text = "".join((ex["answer"] if ex["answer"] != self.refusal else "")
+                                         + "".join(p["text"] for p in ex["passages"])
+                                         for ex in self.template["examples"])
+        chars = re.sub(r"〔[^〕]*〕|[^\u4e00-\u9fff]", "", answer)
+        return next((chars[i:i + n] for i in range(len(chars) - n + 1)
+                     if chars[i:i + n] in self._example_text and chars[i:i + n] not in allowed), "")
 
     def messages(self, novel: str, question: str, passages: list[Passage], knowledge: bool = False) -> list[dict]:
         """Chat messages; the system message comes first so llama.cpp can reuse its cached prefix."""

@@ -56,3 +56,12 @@ def test_worked_examples_are_earlier_turns_between_the_system_message_and_the_qu
     check = p.check("青石镇奇案", "裕丰当的东家是谁？", [Passage("东家钱有道。", 2, "第二回", 0, 6, 1.0, "x")])
     assert check[:-1] == msgs[:-1]  # the check shares the examples, so llama.cpp keeps them cached between prompts
     assert check[-1]["content"] != msgs[-1]["content"] and "东家钱有道。" in check[-1]["content"]
+
+
+def test_an_answer_copied_from_a_worked_example_is_caught():
+    p = Prompter("concise_fewshot")
+    evidence = "顾小满是沈墨白的徒弟，跟着师父走江湖。"
+    assert p.borrowed("云梦山下，父母是良田三百亩、家丁四十二人。", "顾小满的老家在哪里？" + evidence) == "云梦山"
+    assert p.borrowed("沈墨白的徒弟〔第五回〕", "顾小满是谁？" + evidence) == ""  # the book's words
+    assert p.borrowed(p.refusal, "") == ""  # the refusal is no example's content
+    assert Prompter("concise").borrowed("良田三百亩", "") == ""  # no examples, nothing to borrow
