@@ -29,7 +29,7 @@ $(STAMP): requirements.txt requirements-dev.txt requirements-model.txt scripts/l
 
 # the project itself, editable: the `shuwen` command and the subcommands api/ and roleplay/ register (entry points)
 $(PROJECT): $(STAMP) pyproject.toml
-	$(BIN)/pip install -q --no-deps -e .
+	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
 	touch $(PROJECT)
 
 setup: $(STAMP) $(PROJECT) $(ZSTAMP)
