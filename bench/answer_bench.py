@@ -108,7 +108,9 @@ def main() -> int:
     summary["same_text_retell"] = sum(r["shuwen_retell"]["text"] == r["raw_retell"]["text"] for r in rows)
     print(json.dumps(summary, ensure_ascii=False, indent=1))
     if args.out:
-        args.out.write_text(json.dumps({"summary": summary, "rows": rows}, ensure_ascii=False, indent=1), encoding="utf-8")
+        from rag.machine import provenance
+
+        args.out.write_text(json.dumps({**provenance(settings), "summary": summary, "rows": rows}, ensure_ascii=False, indent=1), encoding="utf-8")
     return 0
 
 

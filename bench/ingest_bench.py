@@ -104,7 +104,9 @@ def main() -> None:
     a = p.parse_args()
     items = [json.loads(x) for x in a.qa.read_text(encoding="utf-8").splitlines() if x.strip()]
     items = [i for i in items if i.get("answerable", True)]
-    result = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+    from rag.machine import provenance
+
+    result = {**provenance(), "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
               "novel": str(a.novel), "questions": len(items), "shuwen": run_shuwen(a.novel, items, a.k)}
     print(json.dumps(result, ensure_ascii=False), flush=True)
     if not a.skip_reference:

