@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 
@@ -48,8 +49,11 @@ def test_pip_install_gives_a_working_shuwen(tmp_path):
     """The wheel pip builds from pyproject.toml: its `shuwen` script, subcommands and data files (no deps: they are
     this environment's; the build is offline, with this environment's setuptools)."""
     target = tmp_path / "site"
+    src = tmp_path / "src"  # a copy: setuptools writes build/ and *.egg-info beside the sources it builds
+    shutil.copytree(ROOT, src, ignore=shutil.ignore_patterns(".git", ".venv*", "chroma", "runs", "build", "docs",
+                                                             "test-artifacts", "*.egg-info", "__pycache__", "*.gguf"))
     res = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-                          "--target", str(target), str(ROOT)], capture_output=True, text=True, timeout=600)
+                          "--target", str(target), str(src)], capture_output=True, text=True, timeout=600)
     assert res.returncode == 0, res.stderr[-2000:]
     for data in ("rag/rank_weights.json", "rag/generate/prompts/concise.json", "roleplay/prompts/roleplay.json",
                  "finetune/prompts/qa.json", "finetune/reader/recipe.json"):
