@@ -142,10 +142,10 @@ def run(novel: Path, name: str, store: Path, other: str, out: Path | None) -> di
                       answers_during_build=len(answers), answer_errors=sum(not a["ok"] for a in answers),
                       answer_p50_s=pct([a["s"] for a in answers], 50), answer_p95_s=pct([a["s"] for a in answers], 95))
     result.update(open_and_search(store, name))
-    result["cpu_flags"] = sorted(set(open("/proc/cpuinfo").read().split()) & {"avx2", "avx512_vnni", "amx_int8"})
-    result["command"] = "python bench/webnovel.py " + " ".join(sys.argv[1:])
-    from rag.machine import provenance
+    from rag.machine import FLAGS, cpu_flags, provenance
 
+    result["cpu_flags"] = sorted(cpu_flags() & set(FLAGS))
+    result["command"] = "python bench/webnovel.py " + " ".join(sys.argv[1:])
     result.update(provenance())
     if out:
         out.write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")

@@ -103,15 +103,16 @@ def compact_evidence(question: str, passages: list[Passage], embed_query, embed_
             scores.append(sum(idf.get(w, 0.0) for w in words if w in piece) + 5.0 * sim - 0.3 * r
                           + (kind_bonus if has_kind(piece, kind, question) else 0.0))
     chosen: dict[int, list[tuple[int, int]]] = {}
-    used = 0
+    used = count = 0
     for i in sorted(range(len(cands)), key=lambda i: -scores[i]):
-        if max_windows and sum(map(len, chosen.values())) >= max_windows:
+        if max_windows and count >= max_windows:
             break
         r, a, b = cands[i]
         if any(a < y and x < b for x, y in chosen.get(r, [])) or used + (b - a) > budget:
             continue
         chosen.setdefault(r, []).append((a, b))
         used += b - a
+        count += 1
     out = []
     for r in sorted(chosen):
         p = passages[r]

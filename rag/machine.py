@@ -8,15 +8,26 @@ from pathlib import Path
 FLAGS = ("avx2", "avx512_vnni", "amx_int8")
 
 
+def _cpuinfo() -> list[str]:
+    try:
+        return Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return []
+
+
+def cpu_flags() -> set[str]:
+    """The CPU feature flags the kernel reports (empty off Linux/x86)."""
+    for line in _cpuinfo():
+        if line.startswith(("flags", "Features")):
+            return set(line.split(":", 1)[1].split())
+    return set()
+
+
 def cpu() -> str:
     """'<model name> (<flags>)', e.g. 'Intel(R) Xeon(R) … (amx_int8 avx2 avx512_vnni)'."""
-    try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
-    except OSError:
-        return platform.processor() or "unknown"
-    flags = {f for ln in lines if ln.startswith("flags") for f in ln.split(":", 1)[1].split() if f in FLAGS}
-    model = next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("model name")), platform.processor())
-    return f"{model} ({' '.join(sorted(flags))})"
+    model = next((ln.split(":", 1)[1].strip() for ln in _cpuinfo() if ln.startswith("model name")),
+                 platform.processor() or "unknown")
+    return f"{model} ({' '.join(sorted(cpu_flags() & set(FLAGS)))})"
 
 
 def revision(root: Path | None = None) -> str:

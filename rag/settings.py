@@ -41,7 +41,6 @@ __all__ = ["BUNDLED_EMBEDDING", "ROOT", "SECTIONS", "Settings", "load_settings",
 DEFAULT_CONFIG = ROOT / "shuwen.toml"
 SECRETS = frozenset({"openai_api_key", "api_keys", "remote_api_key"})  # never written into a report
 # the alias table: each field's section (a flat key, at a file's top level, in SHUWEN_<NAME> or a flag, names a field)
-FIELDS: dict[str, dataclasses.Field] = {f.name: f for cls in SECTIONS.values() for f in fields(cls)}
 WHERE: dict[str, str] = {f.name: sec for sec, cls in SECTIONS.items() for f in fields(cls)}
 TYPES: dict[str, Any] = {n: t for cls in SECTIONS.values() for n, t in typing.get_type_hints(cls).items()}
 CHOICES: dict[str, tuple] = {n: typing.get_args(t) for n, t in TYPES.items() if typing.get_origin(t) is typing.Literal}
@@ -74,11 +73,6 @@ class Settings:
             raise AttributeError(f"no setting {name!r}")
         return getattr(object.__getattribute__(self, section), name)
 
-    @classmethod
-    def flat(cls, **values: Any) -> Settings:
-        """Settings from flat field names (defaults for the rest)."""
-        return cls().replace(**values)
-
     @property
     def beside_store(self) -> Path:
         """Where files that belong with the stores live (BM25 indexes, build locks, character cards): the
@@ -98,7 +92,7 @@ class Settings:
     def record(self) -> dict[str, Any]:
         """Every value as JSON data (flat names), secrets masked: what a report stores of the configuration it ran."""
         out = {}
-        for name in FIELDS:
+        for name in WHERE:
             v = getattr(self, name)
             out[name] = "***" if name in SECRETS and v else str(v) if isinstance(v, Path) else v
         return out
@@ -178,7 +172,7 @@ def load_settings(config: Path | None = None, env: dict[str, str] | None = None,
     path = Path(config or env.get("SHUWEN_CONFIG") or DEFAULT_CONFIG)
     if config or env.get("SHUWEN_CONFIG") or path.exists():
         values.update(_read_toml(path))
-    for name in FIELDS:
+    for name in WHERE:
         if (raw := env.get(f"SHUWEN_{name.upper()}")) is not None:
             values[name] = _coerce(name, raw)
     for name, v in overrides.items():

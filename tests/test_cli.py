@@ -21,18 +21,12 @@ def test_registered_commands_are_found_through_entry_points():
     assert {c.name for c in CORE} == {"index"}
 
 
-def test_a_registered_command_gets_the_rest_of_argv(capsys):
+def test_a_registered_command_gets_the_rest_of_argv(monkeypatch):
     seen = []
     extra = [Command("hello", "say hello", lambda argv, prog: seen.append((argv, prog)) or 0)]
     assert "hello" in build_parser("shuwen", extra).format_help()
-    import rag.cli
-
-    saved = rag.cli.plugin_commands
-    rag.cli.plugin_commands = lambda: extra
-    try:
-        assert main(["hello", "--x", "1"], prog="shuwen") == 0
-    finally:
-        rag.cli.plugin_commands = saved
+    monkeypatch.setattr("rag.cli.plugin_commands", lambda: extra)
+    assert main(["hello", "--x", "1"], prog="shuwen") == 0
     assert seen == [(["--x", "1"], "shuwen hello")]
 
 

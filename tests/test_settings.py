@@ -76,7 +76,7 @@ def test_sections_are_typed_frozen_and_read_flat_too():
         s.retrieval.k = 3  # type: ignore[misc]
     assert s.replace(k=3).k == 3 and s.k == 7  # a copy
     assert choices("chat_backend") == ["llamacpp", "transformers", "openai"]  # from the type, for the CLI
-    assert Settings.flat(k=2).k == 2 and Settings().k == 5
+    assert Settings().replace(k=2).k == 2 and Settings().k == 5
     with pytest.raises(AttributeError):
         s.no_such_setting  # noqa: B018
 

