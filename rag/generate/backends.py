@@ -142,7 +142,11 @@ def _llamacpp(settings: Settings):
     path = resolve_gguf(settings)
     kwargs = {}
     if settings.lora_gguf:
-        kwargs["lora_path"] = str(settings.lora_gguf)
+        lora = Path(settings.lora_gguf).expanduser()
+        if not lora.is_file():
+            raise ShuWenError(f"LoRA adapter not found: {lora} (the reading LoRA is built by `make reader`, "
+                              "docs/finetune.md)")
+        kwargs["lora_path"] = str(lora)
     return ChatLlamaCpp(model_path=str(path), temperature=settings.temperature, max_tokens=settings.max_tokens,
                         streaming=True, verbose=False, **llamacpp_params(settings), **kwargs)
 
