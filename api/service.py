@@ -15,6 +15,7 @@ from pathlib import Path
 from api.jobs import Jobs
 from api.worker import ModelWorker, Ticket
 from rag.answer import Answer, Asker, check_question
+from rag.contract import Options
 from rag.errors import ShuWenError, StoreError
 from rag.index.store import Library, Manifest
 from rag.names import check_name
@@ -103,11 +104,13 @@ class Service:
         question = check_question(question)
         parse_read_to(read_to)  # 400 now, not after the queue
         retriever = self.retriever(name)  # 404 now, not after the queue
-        settings = self.settings.replace(temperature=temperature, max_tokens=max_tokens, read_to=read_to)
+        options = Options.of(history, temperature=temperature, max_tokens=max_tokens, read_to=read_to)
 
         def work() -> Iterator[str]:
-            asker = Asker(settings, retriever.manifest.name, retriever, self.backend())
-            yield from asker.stream(question, history, result)
+            asker = Asker(self.settings, retriever.manifest.name, retriever, self.backend())
+            for event in asker.events(question, options, result):
+                if event.kind == "token":
+                    yield event.text
 
         return self.worker.submit(work)
 
@@ -133,7 +136,7 @@ def shuwen_info(res: Answer, ticket: Ticket) -> dict:
     return {"answer": res.answer, "standalone_question": res.standalone,
             "sources": [p.to_dict() for p in res.sources], "evidence": [p.to_dict() for p in res.evidence],
             "support": res.support, "citations": res.citations, "cited_chunk": res.cited_chunk,
-            "not_yet": res.not_yet, "ungrounded": res.ungrounded,
+            "not_yet": res.not_yet, "ungrounded": res.ungrounded, "changed": res.changed,
             "timings": {**res.timings, "queue_s": ticket.queue_s}, "queue_position": ticket.position}
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
 from rag.bookcard import about_the_cast, book_card
 from rag.cite import cite, source_of
-from rag.contract import Answer, Backend, Passage
+from rag.contract import Answer, Backend, Event, Options, Passage
 from rag.errors import ShuWenError
 from rag.generate.backends import DIGIT
 from rag.generate.prompter import Prompter
@@ -130,16 +130,24 @@ class Asker:
         self.retriever = retriever or Retriever(settings, name)
         self.prompter = Prompter(settings.prompt_template)
         self._backend = backend
-        self.read_to = parse_read_to(settings.read_to)
+        self._cuts: dict[str, int | None] = {}
+        parse_read_to(settings.read_to)  # a bad setting fails here, not at the first question
 
     @property
     def max_seq(self) -> int | None:
-        """The last readable chunk position under the spoiler guard (None: the whole book)."""
-        if self.read_to is None:
+        """The last readable chunk position under the settings' spoiler guard (None: the whole book)."""
+        return self.cut(None)
+
+    def cut(self, read_to: str | None) -> int | None:
+        """The last readable chunk position for a `read_to` (None: the settings'; the result None: the whole
+        book); parsed and cached per value."""
+        read_to = self.settings.read_to if read_to is None else read_to
+        spec = parse_read_to(read_to)
+        if spec is None:
             return None
-        if not hasattr(self, "_max_seq"):
-            self._max_seq = cutoff(self.read_to, self.retriever.positions())
-        return self._max_seq
+        if read_to not in self._cuts:
+            self._cuts[read_to] = cutoff(spec, self.retriever.positions())
+        return self._cuts[read_to]
 
     @property
     def backend(self):
@@ -164,16 +172,18 @@ class Asker:
         return f"{history[-1][0].strip()}{question}"
 
     def prepare(self, question: str, history: list[tuple[str, str]] | None = None,
-                result: Answer | None = None) -> list[dict]:
-        """Everything before the model answers: standalone question, sources, compact evidence, chat messages."""
+                result: Answer | None = None, read_to: str | None = None) -> list[dict]:
+        """Everything before the model answers: standalone question, sources, compact evidence, chat messages
+        (`read_to`: the spoiler guard's last chapter read; None = the settings')."""
         res = result if result is not None else Answer(question, question)
         res.question = question
         res.standalone = self.standalone(question, history or [])
         t1 = time.perf_counter()
-        pool = self.retriever.pool(res.standalone, self.pool_size, max_seq=self.max_seq)
+        max_seq = self.cut(read_to)
+        pool = self.retriever.pool(res.standalone, self.pool_size, max_seq=max_seq)
         res.timings["retrieval_s"] = round(time.perf_counter() - t1, 3)
         res.pool = [c.passage for c in pool]
-        card = self.card(res.standalone)  # a question about the whole book: who is in it, what its chapters are
+        card = self.card(res.standalone, read_to)  # a question about the whole book: who is in it, what its chapters are
         if card is not None and about_the_cast(res.standalone):
             # no passage says who the hero is, and a passage full of a minor name misleads: asked with the card
             # beside the formula's windows, the model named the boatman of the first page
@@ -197,15 +207,16 @@ class Asker:
             self._book = Book(lex.tokenizer().tokens, lex.idf(), frozenset(lex.names))
         return self._book
 
-    def card(self, question: str) -> Passage | None:
+    def card(self, question: str, read_to: str | None = None) -> Passage | None:
         """The book card, when the question is about the whole book (up to the reader's chapter)."""
         if not self.settings.book_card:
             return None
         last_row = None
-        if self.max_seq is not None:
+        max_seq = self.cut(read_to)
+        if max_seq is not None:
             pos = self.retriever.positions()
             rows = sorted({ci for _, _, ci in pos})
-            last_row = rows.index(max((ci for seq, _, ci in pos if seq <= self.max_seq), default=rows[0]))
+            last_row = rows.index(max((ci for seq, _, ci in pos if seq <= max_seq), default=rows[0]))
         return book_card(self.retriever.lexical(), question, last_row)
 
     def choose(self, question: str, pool: list[Candidate],
@@ -248,9 +259,9 @@ class Asker:
         res.support = self.support(res.standalone, res.evidence)
         return res.support is not None and res.support < self.settings.support_threshold
 
-    def told_later(self, res: Answer) -> bool:
+    def told_later(self, res: Answer, read_to: str | None = None) -> bool:
         """Spoiler guard: whether the book answers the question after the reader's cut (one more support check)."""
-        if self.max_seq is None:
+        if self.cut(read_to) is None:
             return False
         later = self.retriever.pool(res.standalone, self.pool_size)
         if not any(c.passage.chunk_id not in {p.chunk_id for p in res.pool} for c in later):
@@ -258,60 +269,108 @@ class Asker:
         support = self.support(res.standalone, self.choose(res.standalone, later)[0])
         return support is not None and support >= self.settings.support_threshold
 
-    def stream(self, question: str, history: list[tuple[str, str]] | None = None,
-               result: Answer | None = None) -> Iterator[str]:
-        """Yield answer text as it is generated; `result` is filled in when the stream ends."""
+    def events(self, question: str, options: Options | None = None,
+               result: Answer | None = None) -> Iterator[Event]:
+        """The answer as events: tokens the reader may see, text withdrawn (release = "stream" only) and the final
+        record. The model's text passes the named STAGES in order; `result` is the final record."""
         question = check_question(question)
+        opts = options or Options()
         backend = self.backend  # loading the model is not part of answering
         t0 = time.perf_counter()
         res = result if result is not None else Answer(question, question)
-        messages = self.prepare(question, history, res)
-        if not res.sources and self.max_seq is not None or self.unsupported(res):
+        max_seq = self.cut(opts.read_to)
+        messages = self.prepare(question, list(opts.history), res, opts.read_to)
+        if not res.sources and max_seq is not None or self.unsupported(res):
             # the passages do not hold the answer: say so without generating; or, under the spoiler guard,
             # that the book tells it later (never what it tells)
-            res.not_yet = self.max_seq is not None and self.told_later(res)
-            res.timings["first_token_s"] = round(time.perf_counter() - t0, 3)
+            res.not_yet = max_seq is not None and self.told_later(res, opts.read_to)
             res.answer = res.raw = NOT_YET if res.not_yet else self.prompter.refusal
-            yield res.answer
+            res.timings["first_token_s"] = res.timings["first_visible_s"] = round(time.perf_counter() - t0, 3)
+            yield Event("token", res.answer)
             res.timings["total_s"] = res.timings["first_token_s"]
+            yield Event("final", record=res)
             return
-        raw = ""
+        stream = self.settings.release == "stream"
         # the book writes 三千六百株; left free, the 1.5B model turns 一千一百一十一 into "10"
         evidence = "".join(p.text for p in res.evidence)
         no_digits = self.settings.book_numbers and not DIGIT.search(
             "".join([res.standalone, evidence] + [p.chapter_title for p in res.evidence]))
-        for piece in backend.stream(messages, self.settings.max_tokens, self.settings.temperature, no_digits):
+        temperature = self.settings.temperature if opts.temperature is None else opts.temperature
+        raw = ""
+        for piece in backend.stream(messages, opts.max_tokens or self.settings.max_tokens, temperature, no_digits):
             if "first_token_s" not in res.timings:
                 res.timings["first_token_s"] = round(time.perf_counter() - t0, 3)
             raw += piece
-            yield piece
+            if stream:
+                res.timings.setdefault("first_visible_s", res.timings["first_token_s"])
+                yield Event("token", piece)
+        res.raw = text = raw
+        withdrawn = ""
+        for name, stage in self.stages():
+            before, text = text, stage(text, res, evidence, no_digits)
+            if text != before:
+                res.changed.append(name)
+                withdrawn = withdrawn or name
+        res.answer = text
+        if stream and not res.answer.startswith(raw):
+            yield Event("withdrawn", raw, stage=withdrawn)
+            raw = ""
+        if rest := res.answer[len(raw):] if stream else res.answer:
+            res.timings.setdefault("first_visible_s", round(time.perf_counter() - t0, 3))
+            yield Event("token", rest)
+        res.timings["total_s"] = round(time.perf_counter() - t0, 3)
+        yield Event("final", record=res)
+
+    # --- the named stages the model's text passes; their names are eval's loss stages ----------------------
+    def stages(self) -> list[tuple[str, Callable[[str, Answer, str, bool], str]]]:
+        """(name, stage) in order: reading repairs what the model wrote, grounding withholds what the book does
+        not say, citation puts the evidence's chapter at the end."""
+        return [("reading", self._reading), ("grounding", self._grounding), ("citation", self._citation)]
+
+    def _reading(self, text: str, res: Answer, evidence: str, no_digits: bool) -> str:
         cue = self.prompter.answer_cue
         # "问题？回答：…": the model echoed the end of the prompt; the answer is what follows the cue
-        answer = repair(raw.rsplit(cue, 1)[-1] if cue and cue in raw else raw, self.settings.answer_t2s)
-        if no_digits:
-            answer = complete_numbers(answer, evidence)
-        if any(m in answer for m in _LEAK_MARKERS):  # never echo the instructions back
-            answer = self.prompter.refusal or "抱歉，无法回答这个问题。"
-        if self.prompter.refusal and self.prompter.borrowed(answer, res.standalone + evidence):
+        answer = repair(text.rsplit(cue, 1)[-1] if cue and cue in text else text, self.settings.answer_t2s)
+        return complete_numbers(answer, evidence) if no_digits else answer
+
+    def _grounding(self, text: str, res: Answer, evidence: str, no_digits: bool) -> str:
+        refusal = self.prompter.refusal
+        if any(m in text for m in _LEAK_MARKERS):  # never echo the instructions back
+            return refusal or "抱歉，无法回答这个问题。"
+        if refusal and self.prompter.borrowed(text, res.standalone + evidence):
             # a worked example's words, not the book's (an unanswerable question answered 良田三百亩、家丁四十二人)
-            res.ungrounded, answer = answer, self.prompter.refusal
-        res.raw = raw
-        res.answer = answer or self.prompter.refusal
-        if (self.settings.grounded_only and self.prompter.refusal and res.answer != self.prompter.refusal
+            res.ungrounded = text
+            return refusal
+        text = text or refusal
+        if (self.settings.grounded_only and refusal and text != refusal
                 and not self.settings.allow_model_knowledge and not _OWN_WORDS.search(res.standalone)
-                and source_of(res.answer, res.standalone, res.evidence) is None):
+                and source_of(text, res.standalone, res.evidence) is None):
             # nothing the answer adds to the question stands in the passages: the model's memory, not the book
             # (session 8, three books: 1 of 18 such answers was right; docs/benchmarks.md)
-            res.ungrounded, res.answer = res.answer, self.prompter.refusal
-        if self.settings.cite_answers and res.answer != self.prompter.refusal:
-            # the chapter comes from the evidence, never the model's memory
-            res.answer, src = cite(res.answer, res.standalone, res.evidence)
-            if src is not None:
-                res.citations, res.cited_chunk = [src.chapter], src.chunk_id
-        res.timings["total_s"] = round(time.perf_counter() - t0, 3)
+            res.ungrounded = text
+            return refusal
+        return text
 
-    def ask(self, question: str, history: list[tuple[str, str]] | None = None) -> Answer:
+    def _citation(self, text: str, res: Answer, evidence: str, no_digits: bool) -> str:
+        if not self.settings.cite_answers or text == self.prompter.refusal:
+            return text
+        # the chapter comes from the evidence, never the model's memory
+        text, src = cite(text, res.standalone, res.evidence)
+        if src is not None:
+            res.citations, res.cited_chunk = [src.chapter], src.chunk_id
+        return text
+
+    def stream(self, question: str, history: list[tuple[str, str]] | None = None,
+               result: Answer | None = None) -> Iterator[str]:
+        """The text the reader is shown, piece by piece; `result` is filled in when the stream ends."""
+        for ev in self.events(question, Options.of(history), result):
+            if ev.kind == "token":
+                yield ev.text
+
+    def ask(self, question: str, history: list[tuple[str, str]] | None = None,
+            options: Options | None = None) -> Answer:
+        """The finished answer (`options` wins over `history` when both are given)."""
         res = Answer(question, question)
-        for _ in self.stream(question, history, res):
+        for _ in self.events(question, options or Options.of(history), res):
             pass
         return res

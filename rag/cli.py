@@ -33,15 +33,23 @@ def _retrieve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_event(event) -> None:
+    """A token as it comes; text withdrawn (release = "stream") is marked, and the answer follows on a new line."""
+    if event.kind == "token":
+        print(event.text, end="", flush=True)
+    elif event.kind == "withdrawn":
+        print(f"\n（以上由 {event.stage} 改写为：）", flush=True)
+
+
 def _ask(args: argparse.Namespace) -> int:
     from rag.answer import Answer, Asker
 
     settings = settings_from_args(args)
     asker = Asker(settings, args.name or settings.default_novel)
     res = Answer(args.question, args.question)
-    for piece in asker.stream(args.question, None, res):
+    for event in asker.events(args.question, None, res):
         if args.stream and not args.json:
-            print(piece, end="", flush=True)
+            _print_event(event)
     if args.json:
         print(json.dumps(res.to_dict(), ensure_ascii=False, indent=2))
         return 0
@@ -53,7 +61,8 @@ def _ask(args: argparse.Namespace) -> int:
     for p in res.sources:
         print(f"  {p.chapter_title} [{p.start}, {p.end})", file=sys.stderr)
     t = res.timings
-    print(f"retrieval {t.get('retrieval_s')}s · first token {t.get('first_token_s')}s · total {t.get('total_s')}s",
+    print(f"retrieval {t.get('retrieval_s')}s · first token {t.get('first_token_s')}s · shown "
+          f"{t.get('first_visible_s')}s · total {t.get('total_s')}s",
           file=sys.stderr)
     return 0
 
@@ -74,6 +83,7 @@ def turns(prompt: str = "你：") -> Iterator[str]:
 
 def _chat(args: argparse.Namespace) -> int:
     from rag.answer import Answer, Asker
+    from rag.contract import Options
 
     settings = settings_from_args(args)
     name = args.name or settings.default_novel
@@ -88,8 +98,8 @@ def _chat(args: argparse.Namespace) -> int:
         res = Answer(q, q)
         print("书问：", end="", flush=True)
         try:
-            for piece in asker.stream(q, history, res):
-                print(piece, end="", flush=True)
+            for event in asker.events(q, Options.of(history), res):
+                _print_event(event)
         except ShuWenError as e:
             print(f"\nerror: {e}", flush=True)
             continue
@@ -154,7 +164,8 @@ def _answers(settings, name: str, retriever, items: list[dict], k: int, report: 
         # the pool (hit@k), the evidence the model was shown (shown_hit; losses put down to ranking or reading)
         extra = {"shown": [p.to_dict() for p in res.evidence], "sources": [p.chunk_id for p in res.sources]}
         if model:
-            extra.update(support=res.support, citations=res.citations, not_yet=res.not_yet, ungrounded=res.ungrounded)
+            extra.update(support=res.support, citations=res.citations, not_yet=res.not_yet, ungrounded=res.ungrounded,
+                         raw=res.raw, changed=res.changed)
         # hit@k is scored on k passages even when this configuration reads from fewer
         ranked = res.pool if len(res.pool) >= k else retriever.search(res.standalone, k, max_seq=asker.max_seq)
         return (res.answer if model else None), ranked, res.timings, extra

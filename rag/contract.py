@@ -1,10 +1,11 @@
-"""What every answerer shares: the passage it cites, the answer it returns and the chat backend it talks to."""
+"""What every answerer shares: the passage it cites, the answer it returns, the events it streams, the options a
+request brings and the chat backend it talks to."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 
 @dataclass
@@ -40,11 +41,42 @@ class Answer:
     cited_chunk: str = ""  # chunk_id of the source the citation points at (the page marks it in 出处)
     not_yet: bool = False  # the spoiler guard held the answer back: the book tells it after `read_to`
     ungrounded: str = ""  # the model's answer, withheld because nothing it adds stands in the evidence
+    changed: list[str] = field(default_factory=list)  # the stages that changed the model's text, in order
 
     def to_dict(self) -> dict:
         return {"answer": self.answer, "sources": [p.to_dict() for p in self.sources], "timings": self.timings,
                 "support": self.support, "citations": self.citations, "cited_chunk": self.cited_chunk,
-                "not_yet": self.not_yet, "ungrounded": self.ungrounded}
+                "not_yet": self.not_yet, "ungrounded": self.ungrounded, "changed": self.changed}
+
+
+@dataclass(frozen=True)
+class Options:
+    """What one request brings with its question; None = the settings' value. The process-wide Settings stay
+    untouched, so the API and the page answer many readers with one object."""
+
+    history: tuple[tuple[str, str], ...] = ()  # earlier (question, answer) turns, oldest first
+    read_to: str | None = None  # the spoiler guard's last chapter read
+    temperature: float | None = None
+    max_tokens: int | None = None
+
+    @classmethod
+    def of(cls, history: list[tuple[str, str]] | None = None, **kw: Any) -> Options:
+        return cls(tuple((str(q), str(a)) for q, a in history or ()), **kw)
+
+
+@dataclass
+class Event:
+    """One step of an answer as a client sees it.
+
+    token: text the reader may be shown now (it is never taken back when the answerer holds its answer until
+    every stage has passed, the default release); withdrawn: text streamed earlier that `stage` changed (only
+    with release = "stream"); final: the finished record (`record`: an Answer, or a character's Reply).
+    """
+
+    kind: Literal["token", "withdrawn", "final"]
+    text: str = ""
+    stage: str = ""
+    record: Any = None
 
 
 @runtime_checkable

@@ -177,7 +177,9 @@ def summarise(records: list[dict], k: int) -> dict:
             out["beyond_read_to"] = len(later)
             out["held_back"] = round(sum(r["held_back"] for r in later) / len(later), 3)
             out["spoiled"] = sum(r["spoiled"] for r in later)
-        for key in ("retrieval_s", "first_token_s", "total_s"):
+        if any("raw" in r for r in rs):  # answers a stage changed beyond adding to them: streamed, they are withdrawn
+            out["withdrawn_if_streamed"] = sum(not r["answer"].startswith(r["raw"]) for r in rs if "raw" in r)
+        for key in ("retrieval_s", "first_token_s", "first_visible_s", "total_s"):
             vals = [r["timings"][key] for r in rs if r["timings"].get(key) is not None]
             if vals:
                 out[f"{key}_p50"] = _pct(vals, 0.5)

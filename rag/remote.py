@@ -1,6 +1,7 @@
 """Answer through a running `rag serve` instead of loading a second copy of the model in this process.
 
-The page (or any Python caller) gets the same `stream(question, history, result)` as `rag.answer.Asker`;
+The page (or any Python caller) gets the same `events(question, options, result)` and `stream(question, history,
+result)` as `rag.answer.Asker`;
 the server's queue, not a local lock, decides whose answer runs, and its `shuwen` object fills `result`.
 """
 
@@ -10,6 +11,7 @@ import json
 from collections.abc import Callable, Iterator
 
 from rag.answer import Answer, check_question
+from rag.contract import Event, Options
 from rag.errors import ShuWenError
 from rag.retrieve import Passage
 from rag.settings import Settings
@@ -25,15 +27,31 @@ class RemoteAsker:
     def stream(self, question: str, history: list[tuple[str, str]] | None = None,
                result: Answer | None = None) -> Iterator[str]:
         """Text pieces as the server streams them; `result` is filled from the final chunk."""
+        for ev in self.events(question, Options.of(history), result):
+            if ev.kind == "token":
+                yield ev.text
+
+    def events(self, question: str, options: Options | None = None,
+               result: Answer | None = None) -> Iterator[Event]:
+        """The server's answer as the contract's events: tokens as they come, then the final record."""
+        question = check_question(question)
+        opts = options or Options()
+        res = result if result is not None else Answer(question, question)
+        for piece in self._pieces(question, opts, res):
+            yield Event("token", piece)
+        yield Event("final", record=res)
+
+    def _pieces(self, question: str, opts: Options, res: Answer) -> Iterator[str]:
         import httpx
 
-        question = check_question(question)
-        res = result if result is not None else Answer(question, question)
-        messages = [m for q, a in (history or []) for m in ({"role": "user", "content": q},
-                                                             {"role": "assistant", "content": a})]
+        messages = [m for q, a in opts.history for m in ({"role": "user", "content": q},
+                                                         {"role": "assistant", "content": a})]
         body = {"model": self.name, "stream": True, "messages": messages + [{"role": "user", "content": question}]}
-        if self.settings.read_to:
-            body["read_to"] = self.settings.read_to
+        read_to = self.settings.read_to if opts.read_to is None else opts.read_to
+        if read_to:
+            body["read_to"] = read_to
+        body.update({k: v for k, v in (("temperature", opts.temperature), ("max_tokens", opts.max_tokens))
+                     if v is not None})
         headers = {"Authorization": f"Bearer {self.settings.remote_api_key}"} if self.settings.remote_api_key else {}
         try:
             with httpx.stream("POST", self.url, json=body, headers=headers,
@@ -74,4 +92,5 @@ def _fill(res: Answer, info: dict) -> None:
     res.evidence = [Passage(**p) for p in info.get("evidence", [])]
     res.support, res.citations = info.get("support"), info.get("citations", [])
     res.cited_chunk, res.timings = info.get("cited_chunk", ""), dict(info.get("timings", {}))
-    res.not_yet = bool(info.get("not_yet"))
+    res.not_yet, res.ungrounded = bool(info.get("not_yet")), info.get("ungrounded", "")
+    res.changed = list(info.get("changed", []))

@@ -208,12 +208,31 @@ def add_settings_args(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--chroma-host", help="Chroma server host (http backend)")
     g.add_argument("--chroma-port", type=int, help="Chroma server port (http backend)")
     g.add_argument("--embedding-model", help=f"embedding model of new builds: {BUNDLED_EMBEDDING}, an HF id or a path")
+    g.add_argument("--set", dest="set_values", action="append", default=[], metavar="KEY=VALUE",
+                   help="any setting for this run, by name or section.name (release=stream, model.temperature=0); "
+                        "repeatable; the names, types and choices are README's settings table")
+
+
+def parse_set(values: list[str]) -> dict[str, Any]:
+    """`--set KEY=VALUE` pairs as flat settings, each checked against its field (one clear error)."""
+    out: dict[str, Any] = {}
+    for item in values or []:
+        key, eq, raw = item.partition("=")
+        section, dot, name = key.strip().rpartition(".")
+        if not eq or not name:
+            raise ShuWenError(f"--set takes KEY=VALUE, not {item!r}")
+        if name not in WHERE:
+            raise ShuWenError(f"--set: unknown setting {name!r} (README's settings table lists them)")
+        if dot and OLD_TABLES.get(section, section) != WHERE[name]:
+            raise ShuWenError(f"--set: {name!r} belongs in {WHERE[name]}, not {section}")
+        out[name] = _coerce(name, raw.strip())
+    return out
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
     """Settings with the CLI flags of `add_settings_args` (and any other matching flags) applied."""
     overrides = {k: v for k, v in vars(args).items() if k in WHERE and v is not None}
-    return load_settings(getattr(args, "config", None), **overrides)
+    return load_settings(getattr(args, "config", None), **{**parse_set(getattr(args, "set_values", [])), **overrides})
 
 
 def _shown(f: dataclasses.Field) -> str:

@@ -137,6 +137,10 @@ class AnswerSettings:
     book_numbers: bool = setting(True, "when neither the question nor the passages hold an Arabic digit, the model "
                                  "may not write one, and a number copied with a character missing is completed from "
                                  "the passages")
+    release: Literal["hold", "stream"] = setting(
+        "hold", "when the reader sees an answer: `hold` = once every stage (repair, grounding, citation) has passed, "
+        "so nothing shown is taken back; `stream` = as the model writes it, with a `withdrawn` event when a stage "
+        "changes it")
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from rag.contract import Event, Options
 from rag.errors import BadInputError
 from rag.generate.prompter import chapter_label, load_template
 from rag.generate.repair import repair
@@ -43,10 +44,12 @@ class Reply:
     lore: list[str] = field(default_factory=list)
     timings: dict = field(default_factory=dict)
     regenerated: str = ""  # why the first draft was thrown away ("" when it was kept)
+    changed: list[str] = field(default_factory=list)  # the stages that changed the model's text, in order
 
     def to_dict(self) -> dict:
         return {"text": self.text, "passages": [p.to_dict() for p in self.passages], "lines": self.lines,
-                "lore": self.lore, "timings": self.timings, "regenerated": self.regenerated}
+                "lore": self.lore, "timings": self.timings, "regenerated": self.regenerated,
+                "changed": self.changed}
 
 
 def breaks_character(text: str, card: dict) -> str:
@@ -245,36 +248,74 @@ class Character:
             f"{self.name} {' '.join(other_names[:3])}"
 
     # --- speaking ------------------------------------------------------------------------------------
-    def stream(self, message: str, history: list[tuple[str, str]] | None = None, reply: Reply | None = None,
-               query: str | None = None, room: list[dict] | None = None) -> Iterator[str]:
-        """Reply pieces as generated; `reply` is filled in when the stream ends. A draft that breaks character
-        is regenerated once, quietly: read `reply.text` for the final words."""
+    def events(self, message: str, options: Options | None = None, reply: Reply | None = None,
+               query: str | None = None, room: list[dict] | None = None) -> Iterator[Event]:
+        """The reply as the answering contract's events (rag.contract.Event): tokens, text withdrawn (release =
+        "stream" only) and the final Reply. The model's text passes the named STAGES in order."""
         from rag.answer import check_question
 
         message = check_question(message) if room is None else message.strip()
+        opts = options or Options()
         reply = reply if reply is not None else Reply()
         t0 = time.perf_counter()
-        messages = self.messages(message, history, reply, query, room)
+        messages = self.messages(message, list(opts.history), reply, query, room)
         backend = self.backend
+        stream = self.settings.release == "stream"
+        knobs = (opts.max_tokens or self.settings.max_tokens,
+                 self.settings.temperature if opts.temperature is None else opts.temperature)
         raw = ""
-        for piece in backend.stream(messages, self.settings.max_tokens, self.settings.temperature):
+        for piece in backend.stream(messages, *knobs):
             if "first_token_s" not in reply.timings:
                 reply.timings["first_token_s"] = round(time.perf_counter() - t0, 3)
             raw += piece
-            yield piece
-        first = self.clean(raw)
-        reply.text = unechoed(first, messages[-1]["content"])
-        if why := breaks_character(reply.text, self.card):
+            if stream:
+                reply.timings.setdefault("first_visible_s", reply.timings["first_token_s"])
+                yield Event("token", piece)
+        text, withdrawn = raw, ""
+        turn = {"messages": messages, "knobs": knobs}
+        for name, stage in self.stages():
+            before, text = text, stage(text, reply, turn)
+            if text != before:
+                reply.changed.append(name)
+                withdrawn = withdrawn or name
+        reply.text = text
+        if stream and not text.startswith(raw):
+            yield Event("withdrawn", raw, stage=withdrawn)
+            raw = ""
+        if rest := text[len(raw):] if stream else text:
+            reply.timings.setdefault("first_visible_s", round(time.perf_counter() - t0, 3))
+            yield Event("token", rest)
+        reply.timings["total_s"] = round(time.perf_counter() - t0, 3)
+        yield Event("final", record=reply)
+
+    # --- the named stages a reply passes ---------------------------------------------------------------------
+    def stages(self) -> list[tuple[str, Callable[[str, Reply, dict], str]]]:
+        """(name, stage) in order: reading cleans what the model wrote (labels, turns written for the user,
+        echoed instructions, repeated sentences); character regenerates, once, a draft that breaks character."""
+        return [("reading", self._reading), ("character", self._character)]
+
+    def _reading(self, text: str, reply: Reply, turn: dict) -> str:
+        turn["first"] = first = self.clean(text)
+        return unechoed(first, turn["messages"][-1]["content"])
+
+    def _character(self, text: str, reply: Reply, turn: dict) -> str:
+        messages = turn["messages"]
+        if why := breaks_character(text, self.card):
             reply.regenerated = why
             again = messages[:-1] + [{"role": "user", "content": messages[-1]["content"] + "\n" +
                                       self.template["stay"].format(char=self.name, self_ref=self._self_ref())}]
-            text = unechoed(self.clean(backend.complete(again, self.settings.max_tokens, self.settings.temperature)),
-                            messages[-1]["content"])
-            if text and not breaks_character(text, self.card):
-                reply.text = text
+            second = unechoed(self.clean(self.backend.complete(again, *turn["knobs"])), messages[-1]["content"])
+            if second and not breaks_character(second, self.card):
+                text = second
         # never nothing: an echo of the question beats an empty bubble with no 🔊
-        reply.text = reply.text or first or "……"
-        reply.timings["total_s"] = round(time.perf_counter() - t0, 3)
+        return text or turn["first"] or "……"
+
+    def stream(self, message: str, history: list[tuple[str, str]] | None = None, reply: Reply | None = None,
+               query: str | None = None, room: list[dict] | None = None) -> Iterator[str]:
+        """The text the reader is shown, piece by piece; `reply` is filled in when the stream ends."""
+        for ev in self.events(message, Options.of(history), reply, query, room):
+            if ev.kind == "token":
+                yield ev.text
 
     def _self_ref(self) -> str:
         return shuwen(self.card).get("self_ref") or "我"

@@ -24,6 +24,7 @@ class FakeBackend:
         self.prompts: list[list[dict]] = []  # every prompt streamed or completed
         self.checks: list[list[dict]] = []  # every support-check prompt
         self.no_digits: list[bool] = []
+        self.knobs: list[tuple] = []  # (max_tokens, temperature) of every streamed prompt
         self.gate, self.started = threading.Event(), threading.Event()
         self.gate.set()
 
@@ -35,6 +36,7 @@ class FakeBackend:
     def stream(self, messages, max_tokens=None, temperature=None, no_digits=False):
         self.prompts.append(messages)
         self.no_digits.append(no_digits)
+        self.knobs.append((max_tokens, temperature))
         self.started.set()
         if not self.gate.wait(60):
             raise RuntimeError("the test never released the fake model")

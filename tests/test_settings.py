@@ -112,3 +112,19 @@ def test_the_readme_settings_table_is_generated_from_the_fields():
     assert start in readme and end in readme
     assert readme.split(start, 1)[1].split(end, 1)[0] == markdown_table(), \
         "README's settings table drifted: regenerate it with python -m rag.settings --markdown"
+
+
+def test_any_setting_can_be_set_from_the_command_line():
+    import argparse
+
+    from rag.settings import add_settings_args, settings_from_args
+
+    p = argparse.ArgumentParser()
+    add_settings_args(p)
+    s = settings_from_args(p.parse_args(["--set", "release=stream", "--set", "model.temperature=0.5",
+                                         "--set", "embeddings.embedding_precision=fp32"]))  # an old table name still works
+    assert (s.release, s.temperature, s.embedding_precision) == ("stream", 0.5, "fp32")
+    for bad, says in [("release", "KEY=VALUE"), ("relase=stream", "unknown setting"),
+                      ("retrieval.release=stream", "belongs in answer"), ("release=loud", "must be 'hold' or")]:
+        with pytest.raises(ShuWenError, match=says):
+            settings_from_args(p.parse_args(["--set", bad]))

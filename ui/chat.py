@@ -126,13 +126,14 @@ def show_timings(box, timings: dict) -> None:
     if not timings:
         box.caption("上一次回答的用时会显示在这里")
         return
-    fmt = {"retrieval_s": "检索", "first_token_s": "首字", "total_s": "总计"}
+    fmt = {"retrieval_s": "检索", "first_token_s": "首字", "first_visible_s": "显示", "total_s": "总计"}
     box.caption(" · ".join(f"{label} {timings[k]:.1f} s" for k, label in fmt.items() if k in timings))
 
 
 def answer_new(question: str, name: str, s: Settings, history: list[dict], timing_box) -> dict:
     """Stream one answer into the page; returns the turn to keep in the history."""
     from rag.answer import Answer, Asker
+    from rag.contract import Options
 
     turn = {"id": f"{time.time_ns():x}", "question": question}
     st.chat_message("user").write(question)
@@ -156,10 +157,10 @@ def answer_new(question: str, name: str, s: Settings, history: list[dict], timin
             with resources.model_turn(lock):
                 box = st.empty()
                 with box.container():
-                    st.write_stream(_timed(asker.stream(question, pairs, res), res, timing_box))
-                box.markdown(res.answer)
-                if res.ungrounded:  # the streamed text is gone from the page: say why
-                    st.caption("模型的回答在所给原文中找不到依据，已收回（设置 grounded_only）。")
+                    st.write_stream(_shown(asker.events(question, Options.of(pairs), res), res, timing_box))
+                box.markdown(res.answer)  # with release = "stream", a stage may have changed what was streamed
+                if res.ungrounded:  # say why the model's own words are not the answer
+                    st.caption("模型的回答在所给原文中找不到依据，未采用（设置 grounded_only）。")
         except ShuWenError as e:
             turn["error"] = f"无法回答：{e}"
             st.error(turn["error"])
@@ -172,14 +173,15 @@ def answer_new(question: str, name: str, s: Settings, history: list[dict], timin
     return turn
 
 
-def _timed(pieces, res, timing_box):
-    """Pass the stream through, showing the time to the first token as soon as it is known."""
+def _shown(events, res, timing_box):
+    """The text of the answer's token events, showing the time to the first token as soon as it is known."""
     shown = False
-    for piece in pieces:
+    for event in events:
         if not shown and "first_token_s" in res.timings:
             show_timings(timing_box, res.timings)
             shown = True
-        yield piece
+        if event.kind == "token":
+            yield event.text
 
 
 def page() -> None:

@@ -48,7 +48,7 @@ def test_prompt_is_grounded_cited_and_compact(settings):
     body = "".join(line.split("〕", 1)[1] for line in evidence.splitlines() if line.startswith("["))
     assert len(body.replace("……", "")) <= settings.context_chars
     assert res.answer == "钱有道。〔第二回〕" and res.raw == res.answer
-    assert set(res.timings) == {"retrieval_s", "first_token_s", "total_s"}
+    assert set(res.timings) == {"retrieval_s", "first_token_s", "first_visible_s", "total_s"}
 
 
 def test_an_echoed_prompt_ending_is_cut(settings):
@@ -105,7 +105,7 @@ def test_unsupported_evidence_is_refused_without_generating(settings):
     res = Asker(settings, "青石镇奇案", backend=fake).ask("沈墨白的师父叫什么名字？")
     assert res.answer == "书中没有明确提到。" and res.support == 0.1
     assert not fake.prompts  # the answer prompt never ran
-    assert res.sources and set(res.timings) == {"retrieval_s", "first_token_s", "total_s"}
+    assert res.sources and set(res.timings) == {"retrieval_s", "first_token_s", "first_visible_s", "total_s"}
     check_user = fake.checks[0][1]["content"]
     assert "沈墨白的师父叫什么名字？" in check_user and "有没有" in check_user
 
@@ -159,3 +159,49 @@ def test_digits_are_forbidden_only_when_the_prompt_has_none(settings):
     Asker(settings, "青石镇奇案", backend=fake).ask("第2回里裕丰当的东家叫什么名字？")  # the reader used a digit
     Asker(settings.replace(book_numbers=False), "青石镇奇案", backend=fake).ask("裕丰当的东家叫什么名字？")
     assert fake.no_digits == [True, False, False]
+
+
+# --- the answering contract: events, named stages, per-request options ------------------------------------------
+def test_held_answer_is_shown_once_every_stage_has_passed(settings):
+    from rag.contract import Answer, Event
+
+    fake = FakeBackend(reply="裕丰当的东家是谁？回答：钱有道。")
+    asker = Asker(settings, "青石镇奇案", backend=fake)
+    events = list(asker.events("裕丰当的东家是谁？"))
+    assert [e.kind for e in events] == ["token", "final"]  # release = "hold": nothing shown is taken back
+    assert events[0] == Event("token", "钱有道。〔第二回〕")
+    res = events[-1].record
+    assert isinstance(res, Answer) and res.answer == events[0].text and res.raw == "裕丰当的东家是谁？回答：钱有道。"
+    assert res.changed == ["reading", "citation"]  # the echoed cue cut, the chapter added
+    assert [name for name, _ in asker.stages()] == ["reading", "grounding", "citation"]
+
+
+def test_streamed_answer_is_withdrawn_by_the_stage_that_changed_it(settings):
+    from rag.evaluate import LOSSES
+
+    asker = Asker(settings.replace(release="stream"), "青石镇奇案", backend=FakeBackend(reply="是张大户。"))
+    events = list(asker.events("裕丰当的东家是谁？"))
+    tokens = [e.text for e in events if e.kind == "token"]
+    assert "".join(tokens[:-1]) == "是张大户。" and len(tokens) > 2  # streamed as the model wrote it
+    withdrawn = next(e for e in events if e.kind == "withdrawn")
+    assert withdrawn.text == "是张大户。" and withdrawn.stage == "grounding" and withdrawn.stage in LOSSES
+    assert tokens[-1] == "书中没有明确提到。" == events[-1].record.answer
+    assert events[-1].record.ungrounded == "是张大户。"
+    # an answer a stage only extends is never withdrawn: the citation arrives as one more token
+    kept = list(Asker(settings.replace(release="stream"), "青石镇奇案", backend=FakeBackend(reply="钱有道。"))
+                .events("裕丰当的东家是谁？"))
+    assert not any(e.kind == "withdrawn" for e in kept)
+    assert "".join(e.text for e in kept if e.kind == "token") == "钱有道。〔第二回〕"
+
+
+def test_options_travel_with_the_question_and_leave_the_settings_alone(settings):
+    from rag.contract import Options
+
+    fake = FakeBackend(reply="钱有道。")
+    asker = Asker(settings, "青石镇奇案", backend=fake)
+    res = asker.ask("裕丰当的东家是谁？", options=Options(temperature=0.3, max_tokens=7, read_to="第1回"))
+    assert fake.knobs[-1] == (7, 0.3)
+    assert res.pool and {p.chapter for p in res.pool} == {1}  # the spoiler guard of this request only
+    asker.ask("裕丰当的东家是谁？")
+    assert fake.knobs[-1] == (settings.max_tokens, settings.temperature)
+    assert {p.chapter for p in asker.ask("裕丰当的东家是谁？").pool} != {1}

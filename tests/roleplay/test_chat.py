@@ -65,3 +65,30 @@ def test_card_store_checks_names(rp_settings, tmp_path):
         store.load(rp_settings, "青石镇奇案", "钱有道")
     store.delete(rp_settings, "青石镇奇案", "沈墨白")
     assert store.list_names(rp_settings, "青石镇奇案") == []
+
+
+def test_reply_events_follow_the_answering_contract(rp_settings):
+    """Held (the default): one token, the final words; streamed: the draft, withdrawn by the stage that cut it."""
+    from roleplay.chat import Reply
+
+    who = Character(rp_settings, detective(), backend=Fake())
+    events = list(who.events("你的剑叫寒汀吗？"))
+    assert [e.kind for e in events] == ["token", "final"] and events[0].text == "在下正是沈墨白。"
+    assert isinstance(events[-1].record, Reply) and events[-1].record.changed == ["reading"]
+    assert [name for name, _ in who.stages()] == ["reading", "character"]
+    live = Character(rp_settings.replace(release="stream"), detective(), backend=Fake())
+    events = list(live.events("你的剑叫寒汀吗？"))
+    assert "".join(e.text for e in events if e.kind == "token").startswith("沈墨白：在下正是沈墨白。")
+    withdrawn = next(e for e in events if e.kind == "withdrawn")
+    assert withdrawn.stage == "reading" and withdrawn.text == "沈墨白：在下正是沈墨白。\n你：那好。"
+    assert events[-2] == type(events[-2])("token", "在下正是沈墨白。")
+
+
+def test_options_reach_the_characters_model(rp_settings):
+    from rag.contract import Options
+
+    fake = Fake("在下沈墨白。")
+    who = Character(rp_settings, detective(), backend=fake)
+    list(who.events("你是谁？", Options(temperature=0.2, max_tokens=9, history=(("你好", "在下有礼。"),))))
+    assert fake.knobs[-1] == (9, 0.2)
+    assert [m["content"] for m in fake.prompts[-1][1:3]] == ["你好", "在下有礼。"]
