@@ -1,15 +1,15 @@
-"""Roleplay quality with the bundled model, with and without the book: in-character rate, grounding and
-factual accuracy of a novel's characters, plus real transcripts of every mode and of a chatroom.
+"""Roleplay quality with the bundled model as a reader would judge it, before vs after in the same run: echo, loop,
+answers the message, the user called by the character's own name, lore recited as a reply, chatroom empty turns,
+facts right on the eval's character questions (beside plain 书问), in character, grounding, first token.
 
-For each card, the same prompts are put to the character twice: grounded (the book's passages and the
-character's own lines in the prompt) and ungrounded (the card alone). A reply is in character when it does not
-break character (assistant persona, third person) and speaks in the first person. Grounding counts the proper
-nouns of a reply (jieba: person, place and other proper-noun tags) that occur in the book, and, grounded, in the
-passages it was shown. Factual accuracy asks eval questions about a character to that character ("悟空，你…")
-and scores them like `rag eval` does, beside plain 书问 answers to the same questions.
+Two systems share the run: `before` (roleplay_facts, roleplay_repair and the chatroom's scene plan off, no
+presence/frequency penalty: the roleplay of issue 22's report) and `after` (today's defaults). The same prompts go
+to each of the novel's cards: 8 free questions, the 7 tasks and a view of another character (for the first
+`--task-characters` cards), and three chatrooms of all the cards, `--room-turns` turns each, on three topics. The
+rules are roleplay/quality.py's, so the repair stages and this measurement judge alike.
 
-    python bench/roleplay_quality.py --novel 西游记 --cards corpus/characters/西游记 \\
-        --qa ../shared/eval/xiyouji-public.jsonl eval/xiyouji-heldout.jsonl \\
+    python bench/roleplay_quality.py --novel 西游记 --cards corpus/characters/西游记 \
+        --qa ../shared/eval/xiyouji-public.jsonl eval/xiyouji-heldout.jsonl \
         --out docs/roleplay-quality.json --transcripts docs/roleplay-transcripts.md
 """
 
@@ -51,19 +51,26 @@ def voice_of(card: dict, book: str) -> set[str]:
     return set().union(*(bigrams(ln.text) for ln in own_lines(book, names(card))))
 
 
-def score(reply, card: dict, book: str, voice: set[str] = frozenset()) -> dict:
+def score(reply, card: dict, book: str, voice: set[str] = frozenset(), message: str = "") -> dict:
     from roleplay.card import names, shuwen
     from roleplay.chat import _FIRST_PERSON, breaks_character
+    from roleplay.quality import answers, calls_user_self, is_echo, is_loop, recites_lore
 
     text = reply.text
     broke = breaks_character(text, card)
     self_ref = shuwen(card).get("self_ref") or ""
+    own = tuple(dict.fromkeys([*names(card), self_ref]))
     nouns = proper_nouns(text, set(names(card)))
     shown = "".join(p.text for p in reply.passages)
+    lore = (card["data"].get("character_book") or {}).get("entries", [])
     return {"text": text, "in_character": not broke and bool(_FIRST_PERSON.search(text) or (self_ref and self_ref in text)),
             "broke": broke, "self_ref": bool(self_ref and self_ref in text), "regenerated": reply.regenerated,
+            "echo": is_echo(text, message, own), "loop": is_loop(text), "answers": answers(text, message, own),
+            "calls_user_self": calls_user_self(text, own), "recites_lore": recites_lore(text, message, lore),
+            "changed": list(getattr(reply, "changed", [])),
             "nouns": nouns, "nouns_in_book": sum(n in book for n in nouns),
             "nouns_in_passages": sum(n in shown for n in nouns), "first_token_s": reply.timings.get("first_token_s"),
+            "first_visible_s": reply.timings.get("first_visible_s"),
             # the share of the reply's two-character words the character also says in the book (modern phrasing such
             # as 我们/非常/因为 is rare there; 甚么/老孙/这厮 are not)
             "book_voice": round(len(bigrams(text) & voice) / len(bigrams(text)), 3) if bigrams(text) and voice else None,
@@ -84,54 +91,96 @@ def rate(rows: list[dict], key: str) -> float:
     return round(sum(bool(r[key]) for r in rows) / len(rows), 3) if rows else 0.0
 
 
+def p50(values: list) -> float | None:
+    v = sorted(x for x in values if x is not None)
+    return v[len(v) // 2] if v else None
+
+
 def summary(rows: list[dict]) -> dict:
     nouns = sum(len(r["nouns"]) for r in rows)
-    ft = sorted(r["first_token_s"] for r in rows if r["first_token_s"] is not None)
-    return {"replies": len(rows), "in_character": rate(rows, "in_character"), "self_ref": rate(rows, "self_ref"),
-            "broke": rate(rows, "broke"), "regenerated": rate(rows, "regenerated"), "proper_nouns": nouns,
+    judged = [r for r in rows if r.get("answers") is not None]
+    fired: dict[str, int] = {}
+    for r in rows:
+        for stage in r.get("changed", []):
+            fired[stage] = fired.get(stage, 0) + 1
+    return {"replies": len(rows), "echo": rate(rows, "echo"), "loop": rate(rows, "loop"),
+            "answers": rate(judged, "answers") if judged else None, "questions": len(judged),
+            "calls_user_self": rate(rows, "calls_user_self"), "recites_lore": rate(rows, "recites_lore"),
+            "in_character": rate(rows, "in_character"), "self_ref": rate(rows, "self_ref"),
+            "broke": rate(rows, "broke"), "regenerated": rate(rows, "regenerated"), "stages_fired": fired,
+            "proper_nouns": nouns,
             "nouns_in_book": round(sum(r["nouns_in_book"] for r in rows) / nouns, 3) if nouns else None,
             "nouns_in_passages": round(sum(r["nouns_in_passages"] for r in rows) / nouns, 3) if nouns else None,
             "book_voice": round(sum(v) / len(v), 3) if (v := [r["book_voice"] for r in rows
                                                                 if r.get("book_voice") is not None]) else None,
-            "first_token_p50_s": ft[len(ft) // 2] if ft else None}
+            "first_token_p50_s": p50([r["first_token_s"] for r in rows]),
+            "first_visible_p50_s": p50([r.get("first_visible_s") for r in rows])}
 
 
-def transcripts(s, cards: dict, novel: str, turns: int) -> str:
-    """Real replies of every mode for the first card, a new character, and a chatroom of all the cards."""
-    from roleplay.card import new_card
-    from roleplay.chat import Character
+TOPICS = ["过火焰山，借不借芭蕉扇", "三打白骨精", "车迟国斗法"]
+TASK_TOPICS = {"故事": "花果山", "信": "写给师父，说明自己为什么回花果山", "聊天": "蟠桃", "时间": "天刚亮", "关于": "天庭"}
+
+
+def prompts_for(who, cards: dict, with_tasks: bool) -> list[tuple[str, str, str | None]]:
+    """(mode, message, retrieval query) for one character: the free questions, then the tasks and a view."""
+    out = [("聊天", p, None) for p in PROMPTS]
+    if with_tasks:
+        out += [(f"任务·{t}", who.task(t, TASK_TOPICS.get(t, "")), None) for t in who.template["tasks"]]
+        other = next(n for n in cards if n != who.name)
+        message, query = who.view_of(cards[other])
+        out.append(("看法", message, query))
+    return out
+
+
+def rooms(s, cards: dict, turns: int, log) -> list[dict]:
+    """Three chatrooms of all the cards, natural order: each turn judged empty or not."""
     from roleplay.chatroom import Chatroom
+    from roleplay.quality import is_echo, is_empty_turn, is_loop
 
-    order = list(ADDRESS)
-    names = sorted(cards, key=lambda n: (n not in order, order.index(n) if n in order else 0))  # 孙悟空 first
-    who = Character(s, cards[names[0]])
+    out = []
+    for topic in TOPICS:
+        room = Chatroom(s, list(cards.values()), topic, "natural")
+        rows = []
+        for _ in room.run(turns):
+            t = room.turns[-1]
+            before = [x.text for x in room.turns[:-1]]
+            rows.append({"speaker": t.speaker, "text": t.text, "regenerated": t.regenerated,
+                         "empty": bool(before) and is_empty_turn(t.text, before), "loop": is_loop(t.text),
+                         "echo": bool(before) and is_echo(t.text, before[-1])})
+            log(f"room {topic[:6]} {t.speaker} {'E' if rows[-1]['empty'] else '.'} {t.text[:50]!r}")
+        out.append({"topic": topic, "beats": room.beats or [], "turns": rows, "markdown": room.to_markdown()})
+    return out
+
+
+def room_summary(rs: list[dict]) -> dict:
+    turns = [t for r in rs for t in r["turns"]]
+    return {"rooms": len(rs), "turns": len(turns), "empty_turns": rate(turns, "empty"), "loop": rate(turns, "loop"),
+            "echo": rate(turns, "echo"), "regenerated": rate(turns, "regenerated")}
+
+
+def transcripts(report: dict, novel: str, cards: dict, stranger: str) -> str:
+    """Real replies of the `after` system for the first card (every mode), a new character, and the chatrooms."""
+    after = report["systems"]["after"]
+    first = next(iter(cards))
     out = [f"# 角色扮演实录：《{novel}》", "",
-           f"Bundled model (Qwen2.5-Coder-1.5B-Instruct GGUF), temperature {s.temperature}; generated by "
-           "`bench/roleplay_quality.py`, unedited.", ""]
-
-    def show(title: str, message: str, query: str | None = None) -> None:
-        r = who.say(message, query=query)
-        chapters = sorted({p.chapter for p in r.passages})
-        out.extend([f"## {title}", "", f"> **你**：{message}", "", f"**{who.name}**：{r.text}", "",
-                    f"*书中段落：{'、'.join(f'第{c}回' for c in chapters) or '无'}；原话 {len(r.lines)} 句"
-                    + (f"；第一次跳出角色（{r.regenerated}），已重说" if r.regenerated else "") + "*", ""])
-
-    show("聊天", "师父又被妖怪抓走了，你打算怎么办？")
-    topics = {"故事": "花果山", "信": "写给师父，说明自己为什么回花果山", "聊天": "蟠桃", "时间": "天刚亮", "关于": "天庭"}
-    for task in who.template["tasks"]:
-        show(f"任务 · {task}（{who.template['tasks'][task]['label']}）", who.task(task, topics.get(task, "")))
-    if len(names) > 1:
-        message, query = who.view_of(cards[names[1]])
-        show(f"看法 · {who.name}看{names[1]}", message, query)
-    stranger = Character(s, new_card("白衣书生", description="一个进京赶考的穷书生，胆小，爱掉书袋。",
-                                     personality="迂腐、胆小、善良", shuwen={"self_ref": "小生"}))
-    r = stranger.say("你要去哪里？")
-    out.extend(["## 书外的新角色（只有卡片）", "", "> **你**：你要去哪里？", "", f"**白衣书生**：{r.text}", ""])
-    room = Chatroom(s, list(cards.values()), "过火焰山，借不借芭蕉扇", "natural")
-    for _ in room.run(turns):
-        pass
-    out.extend(["## 聊天室（四人，自然轮流）", "", room.to_markdown().split("\n", 2)[2], ""])
+           f"Bundled model (Qwen2.5-Coder-1.5B-Instruct GGUF), temperature {report['temperature']}, today's roleplay "
+           "defaults; generated by `bench/roleplay_quality.py` "
+           f"({report['date']}, {report['cpu']}), unedited. The same prompts before the repair stages, the book's "
+           "answers and the scene plan are in docs/roleplay-quality.json (`systems.before`).", ""]
+    for r in [r for r in after["replies"] if r["character"] == first]:
+        mark = f"（改过：{'、'.join(r['changed'])}）" if r["changed"] else ""
+        out.extend([f"## {r['mode']}", "", f"> **你**：{r['prompt']}", "", f"**{first}**：{r['text']}", "",
+                    f"*回声 {'是' if r['echo'] else '否'} · 循环 {'是' if r['loop'] else '否'} · 答到所问 "
+                    f"{'—' if r['answers'] is None else '是' if r['answers'] else '否'}{mark}*", ""])
+    out.extend(["## 书外的新角色（只有卡片）", "", "> **你**：你要去哪里？", "", f"**白衣书生**：{stranger}", ""])
+    for room in after["rooms"]:
+        out.extend([f"## 聊天室：{room['topic']}（四人，自然轮流）", "", room["markdown"].split("\n", 2)[2], ""])
     return "\n".join(out)
+
+
+SYSTEMS = {"before": {"roleplay_facts": False, "roleplay_repair": False, "room_beats": 0,
+                      "roleplay_presence_penalty": 0.0, "roleplay_frequency_penalty": 0.0},
+           "after": {}}
 
 
 def main() -> int:
@@ -139,14 +188,16 @@ def main() -> int:
     ap.add_argument("--novel", default="西游记")
     ap.add_argument("--cards", type=Path, default=ROOT / "corpus" / "characters" / "西游记")
     ap.add_argument("--qa", type=Path, nargs="*", default=[])
-    ap.add_argument("--max-questions", type=int, default=6, help="eval questions per character (default 6)")
+    ap.add_argument("--max-questions", type=int, default=3, help="eval questions per character (default 3)")
     ap.add_argument("--temperature", type=float, default=0.7)
-    ap.add_argument("--room-turns", type=int, default=8)
+    ap.add_argument("--room-turns", type=int, default=12)
+    ap.add_argument("--task-characters", type=int, default=2,
+                    help="the first N cards also get the 7 tasks and a view (default 2)")
     ap.add_argument("--characters", help="only these cards (comma-separated names)")
+    ap.add_argument("--systems", default="before,after", help="which of before,after to run")
     ap.add_argument("--adapter", default="", help="a character LoRA (.gguf) given to every chosen card")
     ap.add_argument("--facts", action=argparse.BooleanOptionalAction, default=True, help="ask the eval questions")
-    ap.add_argument("--only-transcripts", action="store_true",
-                    help="write the transcripts file and nothing else (no measurements, --out untouched)")
+    ap.add_argument("--rooms", action=argparse.BooleanOptionalAction, default=True, help="run the chatrooms")
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "roleplay-quality.json")
     ap.add_argument("--transcripts", type=Path, default=ROOT / "docs" / "roleplay-transcripts.md",
                     help="transcripts file ('' = none)")
@@ -156,64 +207,80 @@ def main() -> int:
     from rag.evaluate import answer_correct, is_refusal, load_qa
     from rag.index.build import load_for
     from rag.settings import load_settings
-    from roleplay.card import read_card
+    from roleplay.card import new_card, read_card
     from roleplay.chat import Character
 
-    s = load_settings(temperature=args.temperature)
+    base = load_settings(temperature=args.temperature)
+    order = list(ADDRESS)
     cards = {c["data"]["name"]: c for c in (read_card(p) for p in sorted(args.cards.glob("*.json")))}
+    cards = dict(sorted(cards.items(), key=lambda kv: (kv[0] not in order, order.index(kv[0]) if kv[0] in order else 0)))
     if args.characters:
         cards = {n: cards[n] for n in args.characters.split(",")}
     for c in cards.values():
         c["data"]["extensions"]["shuwen"]["adapter"] = args.adapter or c["data"]["extensions"]["shuwen"]["adapter"]
     items = [x for path in args.qa for x in load_qa(path) if x.get("answers")]
-    asker = Asker(s, args.novel)
+    asker = Asker(base, args.novel)
     m = asker.retriever.manifest
-    book = load_for(s, Path(m.source_path), m.name).original
-    if args.only_transcripts:
-        args.transcripts.write_text(transcripts(s, cards, args.novel, args.room_turns), encoding="utf-8")
-        return 0
+    book = load_for(base, Path(m.source_path), m.name).original
     t0 = time.time()
-    rows: dict[str, list[dict]] = {"grounded": [], "ungrounded": []}
-    facts: list[dict] = []
-    for name, card in cards.items():
-        voice = voice_of(card, book)
-        for grounded in (True, False):
-            who = Character(s, card, retriever=asker.retriever, grounded=grounded)
-            for prompt in PROMPTS:
-                row = score(who.say(prompt), card, book, voice)
-                row.update(character=name, prompt=prompt)
-                rows["grounded" if grounded else "ungrounded"].append(row)
-                print(f"[{time.time() - t0:6.0f}s] {name} {'G' if grounded else 'U'} {row['in_character']:d} "
-                      f"{row['text'][:60]!r}", flush=True)
-        mine = [(it, q) for it in items if (q := as_asked_to(it["question"], card))][:args.max_questions * args.facts]
-        for it, q in mine:
-            rec = {"id": it["id"], "character": name, "question": q, "answers": it["answers"]}
-            for grounded in (True, False):
-                text = Character(s, card, retriever=asker.retriever, grounded=grounded).say(q).text
-                rec["grounded" if grounded else "ungrounded"] = {"text": text, "correct": answer_correct(text, it)}
-            plain = asker.ask(it["question"]).answer
-            rec["shuwen"] = {"text": plain, "correct": answer_correct(plain, it), "refused": is_refusal(plain)}
-            facts.append(rec)
-            print(f"[{time.time() - t0:6.0f}s] fact {it['id']} G{rec['grounded']['correct']:d} "
-                  f"U{rec['ungrounded']['correct']:d} S{rec['shuwen']['correct']:d}", flush=True)
-    report = {
-        "command": " ".join(["python", "bench/roleplay_quality.py"] + sys.argv[1:]), **provenance(s),
-        "date": time.strftime("%Y-%m-%d"), "novel": args.novel, "temperature": args.temperature,
-        "adapter": args.adapter,
-        "characters": list(cards), "prompts": PROMPTS,
-        "summary": {k: summary(v) for k, v in rows.items()},
-        "per_character": {n: {k: summary([r for r in v if r["character"] == n]) for k, v in rows.items()}
-                          for n in cards},
-        "facts": {"questions": len(facts), **{k: round(sum(f[k]["correct"] for f in facts) / len(facts), 3)
-                                             if facts else None for k in ("grounded", "ungrounded", "shuwen")}},
-        "fact_records": facts, "replies": rows,
-    }
-    if str(args.transcripts) not in {"", "."}:
-        print("writing transcripts…", flush=True)
-        args.transcripts.write_text(transcripts(s, cards, args.novel, args.room_turns), encoding="utf-8")
+
+    def log(msg: str) -> None:
+        print(f"[{time.time() - t0:6.0f}s] {msg}", flush=True)
+
+    report: dict = {"command": " ".join(["python", "bench/roleplay_quality.py"] + sys.argv[1:]), **provenance(base),
+                    "date": time.strftime("%Y-%m-%d"), "novel": args.novel, "temperature": args.temperature,
+                    "adapter": args.adapter, "characters": list(cards), "prompts": PROMPTS, "topics": TOPICS,
+                    "systems": {}}
+    stranger = ""
+    plain: dict[str, dict] = {}
+    for label in args.systems.split(","):
+        s = base.replace(**SYSTEMS[label])
+        rows: list[dict] = []
+        for i, (name, card) in enumerate(cards.items()):
+            voice = voice_of(card, book)
+            who = Character(s, card, retriever=asker.retriever)
+            for mode, prompt, query in prompts_for(who, cards, i < args.task_characters):
+                row = score(who.say(prompt, query=query), card, book, voice, prompt)
+                row.update(character=name, prompt=prompt, mode=mode)
+                rows.append(row)
+                log(f"{label} {name} {mode} echo={row['echo']:d} loop={row['loop']:d} {row['text'][:50]!r}")
+        facts: list[dict] = []
+        for name, card in cards.items():
+            mine = [(it, q) for it in items if (q := as_asked_to(it["question"], card))][:args.max_questions * args.facts]
+            for it, q in mine:
+                r = Character(s, card, retriever=asker.retriever).say(q)
+                rec = {"id": it["id"], "character": name, "question": q, "answers": it["answers"], "text": r.text,
+                       "correct": answer_correct(r.text, it), "citations": r.citations,
+                       "first_visible_s": r.timings.get("first_visible_s")}
+                if it["id"] not in plain:  # plain 书问 on the same question: the same for both systems
+                    text = asker.ask(it["question"]).answer
+                    plain[it["id"]] = {"text": text, "correct": answer_correct(text, it), "refused": is_refusal(text)}
+                rec["shuwen"] = plain[it["id"]]
+                facts.append(rec)
+                log(f"{label} fact {it['id']} character={rec['correct']:d} shuwen={rec['shuwen']['correct']:d}")
+        rs = rooms(s, cards, args.room_turns, log) if args.rooms else []
+        if label == "after":
+            stranger = Character(s, new_card("白衣书生", description="一个进京赶考的穷书生，胆小，爱掉书袋。",
+                                             personality="迂腐、胆小、善良", shuwen={"self_ref": "小生"})).say("你要去哪里？").text
+        modes = sorted({r["mode"] for r in rows})
+        report["systems"][label] = {
+            "settings": SYSTEMS[label], "summary": summary(rows),
+            "per_mode": {md: summary([r for r in rows if r["mode"] == md]) for md in modes},
+            "per_character": {n: summary([r for r in rows if r["character"] == n]) for n in cards},
+            "facts": {"questions": len(facts),
+                      "character": round(sum(f["correct"] for f in facts) / len(facts), 3) if facts else None,
+                      "shuwen": round(sum(f["shuwen"]["correct"] for f in facts) / len(facts), 3) if facts else None,
+                      "first_visible_p50_s": p50([f["first_visible_s"] for f in facts])},
+            "rooms_summary": room_summary(rs) if rs else None,
+            "fact_records": facts, "replies": rows, "rooms": rs}
+        log(f"{label}: " + json.dumps({k: report["systems"][label][k] for k in ("summary", "facts", "rooms_summary")},
+                                       ensure_ascii=False))
     report["seconds"] = round(time.time() - t0)
     args.out.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
-    print(json.dumps({k: report[k] for k in ("summary", "facts", "seconds")}, ensure_ascii=False, indent=1))
+    if str(args.transcripts) not in {"", "."} and "after" in report["systems"]:
+        args.transcripts.write_text(transcripts(report, args.novel, cards, stranger), encoding="utf-8")
+    print(json.dumps({k: {x: v[x] for x in ("summary", "facts", "rooms_summary")} for k, v in report["systems"].items()},
+                     ensure_ascii=False, indent=1))
     return 0
 
 

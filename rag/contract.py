@@ -90,10 +90,11 @@ class Backend(Protocol):
     model_id: str
 
     def stream(self, messages: list[dict], max_tokens: int | None = None, temperature: float | None = None,
-               no_digits: bool = False) -> Iterator[str]:
-        """Text pieces as the model produces them."""
+               no_digits: bool = False, sampling: dict | None = None) -> Iterator[str]:
+        """Text pieces as the model produces them (`sampling`: stop, presence/frequency/repeat penalties)."""
         ...
 
-    def complete(self, messages: list[dict], max_tokens: int | None = None, temperature: float | None = None) -> str:
+    def complete(self, messages: list[dict], max_tokens: int | None = None, temperature: float | None = None,
+                 sampling: dict | None = None) -> str:
         """The whole reply."""
         ...

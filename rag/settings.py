@@ -1,7 +1,7 @@
 """One settings object for every entry point: defaults < TOML file < SHUWEN_* env < CLI flags.
 
 Settings come in typed, frozen sections (rag/settings_sections.py: store, embedding, ingest, retrieval, model,
-answer, speech, api, paths), one TOML table each. Every field carries its help (and its choices, when its type is a
+answer, roleplay, speech, api, paths), one TOML table each. Every field carries its help (and its choices, when its type is a
 Literal), from which the CLI choices, the SHUWEN_<NAME> variables and the README's table are generated (`python -m
 rag.settings --markdown`). Field names are unique across sections, so `settings.k` reads `settings.retrieval.k`, and
 the flat keys of older files (at the top level) keep working through one alias table (WHERE).
@@ -31,6 +31,7 @@ from rag.settings_sections import (
     ModelSettings,
     PathSettings,
     RetrievalSettings,
+    RoleplaySettings,
     SpeechSettings,
     StoreSettings,
 )
@@ -63,6 +64,7 @@ class Settings:
     retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
     model: ModelSettings = field(default_factory=ModelSettings)
     answer: AnswerSettings = field(default_factory=AnswerSettings)
+    roleplay: RoleplaySettings = field(default_factory=RoleplaySettings)
     speech: SpeechSettings = field(default_factory=SpeechSettings)
     api: ApiSettings = field(default_factory=ApiSettings)
     paths: PathSettings = field(default_factory=PathSettings)

@@ -144,6 +144,24 @@ class AnswerSettings:
 
 
 @dataclass(frozen=True)
+class RoleplaySettings:
+    """How characters speak (`shuwen roleplay`, `shuwen chatroom`, the 角色 page)."""
+
+    roleplay_facts: bool = setting(True, "a question about the book is first answered like 书问's answers (evidence "
+                                   "ranking, support check); the character then says that answer in its voice, "
+                                   "and says the book does not tell when it does not")
+    roleplay_presence_penalty: float = setting(0.3, "OpenAI's presence penalty for characters (llama.cpp and "
+                                               "OpenAI-compatible servers take it): fewer loops")
+    roleplay_frequency_penalty: float = setting(0.3, "OpenAI's frequency penalty for characters")
+    roleplay_repeat_penalty: float = setting(1.1, "llama.cpp's (and transformers') repeat penalty for characters")
+    roleplay_repair: bool = setting(True, "the loop, echo, address and facts stages of a reply (a loop cut at its "
+                                    "second copy, an echo regenerated once, the user never called by the "
+                                    "character's own name, the book's answer put back when the reply lost it)")
+    room_beats: int = setting(3, "a chatroom first plans this many beats of its topic from the book's passages and "
+                              "gives each turn its beat; 0 = no plan")
+
+
+@dataclass(frozen=True)
 class SpeechSettings:
     """How answers are read aloud."""
 
@@ -188,4 +206,5 @@ class PathSettings:
 
 SECTIONS: dict[str, type] = {"store": StoreSettings, "embedding": EmbeddingSettings, "ingest": IngestSettings,
                              "retrieval": RetrievalSettings, "model": ModelSettings, "answer": AnswerSettings,
-                             "speech": SpeechSettings, "api": ApiSettings, "paths": PathSettings}
+                             "roleplay": RoleplaySettings, "speech": SpeechSettings, "api": ApiSettings,
+                             "paths": PathSettings}

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -23,6 +24,7 @@ from rag.retrieve import Passage
 from rag.settings import Settings
 from roleplay import store
 from roleplay.card import active_lore, names, normalize, shuwen, substitute
+from roleplay.quality import calls_user_self, cut_loop, is_echo, is_question
 
 TEMPLATES = Path(__file__).parent / "prompts"
 MAX_LINES = 400  # own lines kept per character (embedded once, cached beside the card)
@@ -31,6 +33,9 @@ USER = "你"
 _ASSISTANT = re.compile(r"作为(?:一个|一名)?(?:AI|人工智能|语言模型|智能助手|AI助手|助手)|我(?:只)?是(?:一个|一名)?"
                         r"(?:AI|人工智能|语言模型|AI助手|智能助手|虚拟助手)|(?:大|人工智能)?语言模型|通义千问|Qwen|阿里云"
                         r"|as an AI|I am an AI|language model", re.I)
+_CITATION = re.compile(r"〔[^〕]*〕")
+# a question whose answer is a fact of the book (who, where, which, how many, when, what is it called)
+_FACTUAL = re.compile(r"谁|哪|几|多少|多[大远重长久高]|何时|何处|什么时候|什么地方|叫什么|什么名|是什么|用什么|什么(?:兵器|法宝|宝贝|东西|来历)")
 _FIRST_PERSON = re.compile(r"我|俺|咱|吾|本(?:王|宫|座|官)|在下|老孙|老猪|贫僧|洒家|老身|奴家|小的|末将")
 
 
@@ -45,11 +50,15 @@ class Reply:
     timings: dict = field(default_factory=dict)
     regenerated: str = ""  # why the first draft was thrown away ("" when it was kept)
     changed: list[str] = field(default_factory=list)  # the stages that changed the model's text, in order
+    facts: Any = None  # the book's answer (rag.contract.Answer) the reply had to say, when the message asked one
+    citations: list[int] = field(default_factory=list)  # chapters of that answer (出处)
 
     def to_dict(self) -> dict:
         return {"text": self.text, "passages": [p.to_dict() for p in self.passages], "lines": self.lines,
                 "lore": self.lore, "timings": self.timings, "regenerated": self.regenerated,
-                "changed": self.changed}
+                "changed": self.changed, "citations": self.citations,
+                "facts": None if self.facts is None else {"question": self.facts.standalone,
+                                                          "answer": self.facts.answer, "support": self.facts.support}}
 
 
 def breaks_character(text: str, card: dict) -> str:
@@ -222,6 +231,10 @@ class Character:
             out += [{"role": "user", "content": q}, {"role": "assistant", "content": a}]
         last = message if room is not None else \
             t["user"].format(message=message, char=self.name, self_ref=self._self_ref())
+        if reply.facts is not None:  # the book's answer, to be said in the character's voice
+            said = _CITATION.sub("", reply.facts.answer).strip()
+            note = t["facts_none"] if reply.facts.answer == self.asker.prompter.refusal else t["facts"]
+            last += "\n" + note.format(answer=said, user=USER, self_ref=self._self_ref())
         if d["post_history_instructions"].strip():
             last += "\n" + substitute(d["post_history_instructions"].replace("{{original}}", ""), self.name, USER)
         for m in room or []:  # consecutive user turns merge: the chat template expects alternating roles
@@ -258,13 +271,19 @@ class Character:
         opts = options or Options()
         reply = reply if reply is not None else Reply()
         t0 = time.perf_counter()
+        if room is None:
+            reply.facts = self.book_answer(message, opts)
+            if reply.facts is not None:
+                reply.citations = list(reply.facts.citations)
+                reply.timings["facts_s"] = round(time.perf_counter() - t0, 3)
         messages = self.messages(message, list(opts.history), reply, query, room)
         backend = self.backend
         stream = self.settings.release == "stream"
         knobs = (opts.max_tokens or self.settings.max_tokens,
                  self.settings.temperature if opts.temperature is None else opts.temperature)
+        sampling = self.sampling(room)
         raw = ""
-        for piece in backend.stream(messages, *knobs):
+        for piece in backend.stream(messages, *knobs, sampling=sampling):
             if "first_token_s" not in reply.timings:
                 reply.timings["first_token_s"] = round(time.perf_counter() - t0, 3)
             raw += piece
@@ -272,7 +291,7 @@ class Character:
                 reply.timings.setdefault("first_visible_s", reply.timings["first_token_s"])
                 yield Event("token", piece)
         text, withdrawn = raw, ""
-        turn = {"messages": messages, "knobs": knobs}
+        turn = {"messages": messages, "knobs": knobs, "sampling": sampling, "message": message}
         for name, stage in self.stages():
             before, text = text, stage(text, reply, turn)
             if text != before:
@@ -290,25 +309,96 @@ class Character:
 
     # --- the named stages a reply passes ---------------------------------------------------------------------
     def stages(self) -> list[tuple[str, Callable[[str, Reply, dict], str]]]:
-        """(name, stage) in order: reading cleans what the model wrote (labels, turns written for the user,
-        echoed instructions, repeated sentences); character regenerates, once, a draft that breaks character."""
-        return [("reading", self._reading), ("character", self._character)]
+        """(name, stage) in order: reading cleans what the model wrote (labels, turns written for the user, echoed
+        instructions, repeated sentences); loop cuts a repetition at its second copy; echo regenerates, once, a
+        reply that restates the message; address drops the character's own name used to call the user; facts
+        puts the book's answer back when the reply lost it; character regenerates, once, a draft that breaks
+        character."""
+        if not self.settings.roleplay_repair:
+            return [("reading", self._reading), ("character", self._character)]
+        return [("reading", self._reading), ("loop", self._loop), ("echo", self._echo), ("address", self._address),
+                ("facts", self._facts), ("character", self._character)]
+
+    def own(self) -> tuple[str, ...]:
+        """The character's names and self-reference."""
+        return tuple(dict.fromkeys([*names(self.card), self._self_ref()]))
 
     def _reading(self, text: str, reply: Reply, turn: dict) -> str:
         turn["first"] = first = self.clean(text)
         return unechoed(first, turn["messages"][-1]["content"])
 
-    def _character(self, text: str, reply: Reply, turn: dict) -> str:
+    def _loop(self, text: str, reply: Reply, turn: dict) -> str:
+        return cut_loop(text)
+
+    def _again(self, turn: dict, note: str) -> str:
+        """One more reply to the same messages with `note` added to the last one, cleaned like the first."""
         messages = turn["messages"]
+        again = messages[:-1] + [{"role": "user", "content": messages[-1]["content"] + "\n" + note}]
+        raw = self.backend.complete(again, *turn["knobs"], sampling=turn["sampling"])
+        return cut_loop(unechoed(self.clean(raw), messages[-1]["content"]))
+
+    def _echo(self, text: str, reply: Reply, turn: dict) -> str:
+        message = turn["message"]
+        if not is_echo(text, message, self.own()):
+            return text
+        second = self._again(turn, self.template["no_echo"].format(user=USER, self_ref=self._self_ref()))
+        return second if second and not is_echo(second, message, self.own()) else text
+
+    def _address(self, text: str, reply: Reply, turn: dict) -> str:
+        while who := calls_user_self(text, self.own()):
+            text = re.sub(rf"(^|[。！？!?\n”])\s*{re.escape(who)}(?:啊|呀|哥|兄|老弟)?\s*[，,！!]\s*(?=你)", r"\1",
+                          text, count=1)
+        return text
+
+    def _facts(self, text: str, reply: Reply, turn: dict) -> str:
+        facts = reply.facts
+        if facts is None or facts.answer == self.asker.prompter.refusal:
+            return text
+        from rag.cite import key_overlap
+
+        said = _CITATION.sub("", facts.answer).strip()
+        key = key_overlap(said, facts.standalone, said)  # what the answer adds to the question
+        if not key or key in text:
+            return text
+        # the voiced reply lost the book's answer: say the answer itself, in the first person
+        for n in sorted(names(self.card), key=len, reverse=True):
+            said = said.replace(n, self._self_ref())
+        return said
+
+    def _character(self, text: str, reply: Reply, turn: dict) -> str:
         if why := breaks_character(text, self.card):
             reply.regenerated = why
-            again = messages[:-1] + [{"role": "user", "content": messages[-1]["content"] + "\n" +
-                                      self.template["stay"].format(char=self.name, self_ref=self._self_ref())}]
-            second = unechoed(self.clean(self.backend.complete(again, *turn["knobs"])), messages[-1]["content"])
+            second = self._again(turn, self.template["stay"].format(char=self.name, self_ref=self._self_ref()))
             if second and not breaks_character(second, self.card):
                 text = second
         # never nothing: an echo of the question beats an empty bubble with no 🔊
         return text or turn["first"] or "……"
+
+    def sampling(self, room: list[dict] | None = None) -> dict:
+        """Penalties against loops, and stops where the model starts writing the user's (or, in a room, another
+        speaker's) line."""
+        s = self.settings
+        stop = [f"\n{USER}：", f"\n{USER}:", "\n用户：", f"{USER}："]
+        return {"stop": stop, "presence_penalty": s.roleplay_presence_penalty,
+                "frequency_penalty": s.roleplay_frequency_penalty, "repeat_penalty": s.roleplay_repeat_penalty}
+
+    # --- facts from the book pipeline -----------------------------------------------------------------------
+    def book_question(self, message: str) -> str:
+        """The message as a question about the book: the character's name for 你 (悟空，你师父是谁？ →
+        孙悟空师父是谁？)."""
+        own = "|".join(re.escape(n) for n in sorted(self.own(), key=len, reverse=True) if n)
+        q = re.sub(rf"^\s*(?:{own})[，,！!]\s*", "", message.strip()) if own else message.strip()
+        return q.replace("你们", f"{self.name}他们").replace("你", self.name)
+
+    def book_answer(self, message: str, opts: Options) -> Any:
+        """书问's answer to a question about the book (same evidence ranking and support check), or None when the
+        message asks nothing of the book: an opinion whose passages do not answer it, or no book at all."""
+        if not (self.settings.roleplay_facts and self.grounded and self.asker is not None and is_question(message)):
+            return None
+        res = self.asker.ask(self.book_question(message), options=Options(read_to=opts.read_to, temperature=0.0))
+        if res.answer == self.asker.prompter.refusal and not _FACTUAL.search(message):
+            return None  # 你怎么看天庭？ is the character's to answer, not the book's
+        return res
 
     def stream(self, message: str, history: list[tuple[str, str]] | None = None, reply: Reply | None = None,
                query: str | None = None, room: list[dict] | None = None) -> Iterator[str]:

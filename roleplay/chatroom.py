@@ -3,6 +3,10 @@ book, seeing the others only as names and their latest lines; the reader can int
 
 Turn orders: `list` (round robin), `random` (never the same speaker twice running), `natural` (whoever the last
 message names or addresses, else whoever has spoken least). Transcripts are saved as JSONL and Markdown.
+
+A room with a book first plans a scene: `room_beats` short beats of the topic from the book's passages about it
+(one model call). Each turn is given its beat, the last two lines and the instruction to answer or move the scene
+on; a turn that only greets or agrees (roleplay.quality.is_empty_turn) is regenerated once.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from rag.errors import BadInputError
 from rag.settings import Settings
 from roleplay.card import names, normalize
 from roleplay.chat import USER, Character, Reply
+from roleplay.quality import is_empty_turn
 
 ORDERS = ("natural", "list", "random")
 SEEN_TURNS = 8  # the transcript a speaker sees: enough to answer the last lines, short enough for a 1.5B model
@@ -57,6 +62,8 @@ class Chatroom:
         make = make or (lambda c: Character(settings, c, backend=(backends or {}).get(c["data"]["name"])))
         self.members = [make(c) for c in cards]
         self.turns: list[Turn] = []
+        self.beats: list[str] | None = None  # planned before the first turn (plan())
+        self.planned_turns = 0  # how many turns run() was asked for: the beats are spread over them
         self._random = random.Random(seed)
 
     # --- whose turn ----------------------------------------------------------------------------------
@@ -97,18 +104,49 @@ class Chatroom:
         self.turns.append(turn)
         return turn
 
+    # --- the scene -----------------------------------------------------------------------------------
+    def plan(self) -> list[str]:
+        """The scene's beats: `room_beats` short points of the topic, planned once from the book's passages about
+        it (none without a book, or with room_beats = 0)."""
+        if self.beats is not None:
+            return self.beats
+        self.beats = []
+        lead = next((m for m in self.members if m.asker is not None), None)
+        n = lead.settings.room_beats if lead is not None else 0
+        if lead is None or n <= 0:
+            return self.beats
+        found = lead.asker.retriever.search(self.topic, lead.settings.k, max_seq=lead.asker.max_seq)
+        passages = "\n".join(p.text for p in lead.asker.compact(self.topic, found))
+        t = lead.template
+        messages = [{"role": "system", "content": t["plan_system"].format(novel=lead.novel)},
+                    {"role": "user", "content": t["plan"].format(passages=passages, topic=self.topic, n=n,
+                                                                 members="、".join(m.name for m in self.members))}]
+        self.beats = parse_beats(lead.backend.complete(messages, 160, 0.0), n) or [self.topic]
+        return self.beats
+
+    def beat_for(self, index: int) -> str:
+        """The beat of the `index`-th character turn: the beats spread evenly over the planned turns."""
+        beats = self.plan()
+        if not beats:
+            return ""
+        per = max(1, -(-max(self.planned_turns, len(beats)) // len(beats)))
+        return beats[min(index // per, len(beats) - 1)]
+
     def message_for(self, who: Character) -> tuple[str, str, list[dict]]:
         """(cue, retrieval query, turns so far as chat messages) for `who`: only its own card is in its prompt;
-        the others are names and their latest lines, as user turns ("八戒：…"), its own lines as its turns."""
+        the others are names and their latest lines, as user turns ("八戒：…"), its own lines as its turns. With a
+        scene plan, the cue names the turn's beat and the speaker sees the last two lines."""
         t = who.template
-        seen = self.turns[-SEEN_TURNS:]
+        beat = self.beat_for(sum(not x.by_user for x in self.turns))
+        seen = self.turns[-(2 if beat else SEEN_TURNS):]
         turns = [{"role": "assistant", "content": x.text} if x.speaker == who.name and not x.by_user else
                  {"role": "user", "content": t["room_line"].format(speaker=x.speaker, text=x.text)} for x in seen]
         others = "、".join([m.name for m in self.members if m is not who] + [USER])
-        cue = t["room"].format(topic=self.topic, others=others, char=who.name, self_ref=who._self_ref())
-        if not seen:
+        cue = t["room_beat" if beat else "room"].format(topic=self.topic, others=others, char=who.name,
+                                                         self_ref=who._self_ref(), beat=beat)
+        if not self.turns:
             cue = t["room_start"].format(char=who.name) + cue
-        query = f"{who.name} {self.topic} {seen[-1].text if seen else ''}"
+        query = f"{who.name} {beat or self.topic} {seen[-1].text if seen else ''}"
         return cue, query[:200], turns
 
     def step(self, who: Character | None = None) -> Iterator[tuple[str, str]]:
@@ -116,27 +154,42 @@ class Chatroom:
         who = who or self.next_speaker()
         cue, query, turns = self.message_for(who)
         reply, t0 = Reply(), time.perf_counter()
-        for piece in who.stream(cue, None, reply, query, room=turns):
-            yield who.name, piece
-        text = _own_words(reply.text, [n for m in self.members if m is not who for n in names(m.card)] + [USER])
+        others = [n for m in self.members if m is not who for n in names(m.card)] + [USER]
+        for _ in who.stream(cue, None, reply, query, room=turns):
+            pass
+        text = _own_words(reply.text, others)
+        said = [x.text for x in self.turns]
+        if self.beats and self.turns and is_empty_turn(text, said):
+            # a greeting or a yes moves nothing: once more, told to say something new
+            again = Reply()
+            more = who.template["room_more"].format(beat=self.beat_for(len(said)) or self.topic)
+            for _ in who.stream(cue + more, None, again, query, room=turns):
+                pass
+            second = _own_words(again.text, others)
+            if not is_empty_turn(second, said):
+                text, reply, reply.regenerated = second, again, "empty turn"
+        yield who.name, text  # once the turn's checks have passed: nothing shown is taken back
         self.turns.append(Turn(who.name, text, chapters=sorted({p.chapter for p in reply.passages}),
                                regenerated=reply.regenerated, seconds=round(time.perf_counter() - t0, 2)))
 
     def run(self, turns: int) -> Iterator[tuple[str, str]]:
         """Let the room talk for `turns` turns."""
+        self.planned_turns = max(self.planned_turns, sum(not t.by_user for t in self.turns) + turns)
         for _ in range(turns):
             yield from self.step()
 
     # --- transcripts ---------------------------------------------------------------------------------
     def to_jsonl(self) -> str:
         head = {"topic": self.topic, "order": self.order, "characters": [m.name for m in self.members],
-                "novels": sorted({m.novel for m in self.members if m.novel})}
+                "novels": sorted({m.novel for m in self.members if m.novel}), "beats": self.beats or []}
         return "\n".join(json.dumps(x, ensure_ascii=False) for x in [head] + [asdict(t) for t in self.turns]) + "\n"
 
     def to_markdown(self) -> str:
         novels = "、".join(f"《{n}》" for n in sorted({m.novel for m in self.members if m.novel})) or "书外"
         out = [f"# 聊天室：{self.topic}", "",
                f"{novels} · {'、'.join(m.name for m in self.members)} · 轮流方式：{self.order}", ""]
+        if self.beats:
+            out += ["情节：" + " → ".join(self.beats), ""]
         for t in self.turns:
             where = f" 〔第{'、'.join(map(str, t.chapters))}回〕" if t.chapters else ""
             out.append(f"**{t.speaker}**：{t.text}{where}" if not t.by_user else f"> **{USER}**：{t.text}")
@@ -152,6 +205,18 @@ class Chatroom:
             tmp.write_text(text, encoding="utf-8")
             tmp.replace(path)
         return paths
+
+
+def parse_beats(text: str, n: int) -> list[str]:
+    """Up to `n` beats from the model's plan: one a line, numbering and bullets dropped, at least four Chinese
+    characters each, none twice."""
+    out: list[str] = []
+    for line in text.splitlines():
+        beat = re.sub(r"^\s*(?:[-*•·]|\d+[.、)）:：]?|[一二三四五六七八九十]+[、.:：]|第[一二三四五六七八九十\d]+[步点个]?[、.:：]?)\s*",
+                      "", line).strip(" 。；;")
+        if len(re.findall(r"[\u4e00-\u9fff]", beat)) >= 4 and beat not in out:
+            out.append(beat[:40])
+    return out[:n]
 
 
 def _own_words(text: str, others: list[str]) -> str:

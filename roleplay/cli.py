@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from rag.cli import turns
+from rag.contract import Options
 from rag.errors import BadInputError, run_main
 from rag.settings import add_settings_args, settings_from_args
 from roleplay import store
@@ -76,25 +77,42 @@ def _chat(args: argparse.Namespace) -> int:
         message = who.task(args.task, args.topic or "", args.extra or "")
     else:
         message = args.message
+    history: list[tuple[str, str]] = []
+    if args.history:  # a scene to continue: the others' last lines are what the character answers
+        from roleplay.scene import as_history, read_scene
+
+        history, pending = as_history(read_scene(args.history), who.own())
+        if pending and not args.task and not args.view:
+            message = f"{pending}\n{message}" if message else pending
     if message:
         reply = Reply()
-        for piece in who.stream(message, None, reply, query):
+        for event in who.events(message, Options.of(history), reply, query):
             if not args.json:
-                print(piece, end="", flush=True)
-        if reply.regenerated and not args.json:  # the streamed draft broke character; this is what stands
-            print(f"\n（重说）{reply.text}", end="")
-        print(json.dumps(reply.to_dict(), ensure_ascii=False, indent=1) if args.json else "")
+                _print_event(event)
+        print(json.dumps(reply.to_dict(), ensure_ascii=False, indent=1) if args.json else _cited(reply))
         return 0
-    history: list[tuple[str, str]] = []
     print(f"《{who.novel or '书外'}》· {who.name} — 说话后回车；/quit 退出", flush=True)
     for q in turns():
         reply = Reply()
         print(f"{who.name}：", end="", flush=True)
-        for piece in who.stream(q, history, reply):
-            print(piece, end="", flush=True)
-        print(f"\n（重说）{reply.text}" if reply.regenerated else "", flush=True)
+        for event in who.events(q, Options.of(history), reply):
+            _print_event(event)
+        print(_cited(reply), flush=True)
         history.append((q, reply.text))
     return 0
+
+
+def _print_event(event) -> None:
+    """A token as it comes; with release = "stream", text a stage changed is marked and the reply follows."""
+    if event.kind == "token":
+        print(event.text, end="", flush=True)
+    elif event.kind == "withdrawn":
+        print(f"\n（{event.stage} 改过，重说）", flush=True)
+
+
+def _cited(reply) -> str:
+    """The chapters of the book's answer the reply said (出处), on the line after it."""
+    return f"\n出处：{'、'.join(f'第{c}回' for c in reply.citations)}" if reply.citations else ""
 
 
 def _chatroom(args: argparse.Namespace) -> int:
@@ -194,6 +212,8 @@ def build_parser(prog: str = "python -m roleplay", progs: dict[str, str] | None 
     c.add_argument("--read-to", help="spoiler guard: only the book up to here (第20回, 20 or 40%%)")
     c.add_argument("--temperature", type=float, default=0.7, help="sampling temperature (default 0.7)")
     c.add_argument("--no-book", action="store_true", help="the card alone: no passages, no own lines (to compare)")
+    c.add_argument("--history", type=Path, help="a scene to continue: lines of `speaker：text`, or a chatroom's "
+                   ".jsonl; the others' lines stay theirs, and their last ones are what the character answers")
     c.add_argument("--json", action="store_true", help="print the reply with its passages and lines as JSON")
     c.set_defaults(func=_chat)
 

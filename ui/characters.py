@@ -48,8 +48,8 @@ def render_reply(turn: dict, s: Settings) -> None:
         st.error(turn["error"])
         return
     st.markdown(turn["answer"])
-    if turn.get("regenerated"):
-        st.caption(f"第一次回答跳出了角色（{turn['regenerated']}），已重说")
+    if turn.get("citations"):  # the book's answer the character said (roleplay_facts)
+        st.caption("书中答案出处：" + "、".join(f"第{c}回" for c in turn["citations"]))
     if turn.get("passages") or turn.get("lines"):
         with st.expander(f"出处（{len(turn.get('passages', []))} 段书中段落，{len(turn.get('lines', []))} 句原话）"):
             for p in turn.get("passages", []):
@@ -76,7 +76,7 @@ def speak_as(who, message: str, history: list[tuple[str, str]], query: str | Non
         turn["error"] = f"无法回答：{e}"
         return turn
     turn.update(answer=reply.text, passages=[{"chapter": p.chapter, "text": p.text} for p in reply.passages],
-                lines=reply.lines, regenerated=reply.regenerated, timings=reply.timings)
+                lines=reply.lines, regenerated=reply.regenerated, timings=reply.timings, citations=reply.citations)
     return turn
 
 

@@ -20,6 +20,7 @@ from rag.settings import Settings, choices
 
 BACKENDS = tuple(choices("chat_backend"))  # the setting's Literal type (rag/settings_sections.py)
 DIGIT = re.compile(r"[0-9０-９]")  # what `no_digits` forbids
+SAMPLING = ("stop", "presence_penalty", "frequency_penalty", "repeat_penalty")  # what `sampling` may hold
 
 
 def _to_lc(messages: list[dict]):
@@ -38,24 +39,36 @@ class ChatBackend:
         self.name = settings.chat_backend
         self.model_id = settings.chat_model
 
-    def stream(self, messages: list[dict], max_tokens: int | None = None,
-               temperature: float | None = None, no_digits: bool = False) -> Iterator[str]:
+    def stream(self, messages: list[dict], max_tokens: int | None = None, temperature: float | None = None,
+               no_digits: bool = False, sampling: dict | None = None) -> Iterator[str]:
         """Text pieces as the model produces them; per-call max_tokens/temperature override the settings.
 
         `no_digits` forbids Arabic digits where the backend allows it (llama.cpp, transformers): small models
-        rewrite a book's 一千一百一十一 as "10" when they may use digits.
+        rewrite a book's 一千一百一十一 as "10" when they may use digits. `sampling` takes OpenAI's `stop`,
+        `presence_penalty` and `frequency_penalty` (llama.cpp and OpenAI-compatible servers both take them) and
+        llama.cpp's `repeat_penalty` (transformers: repetition_penalty; an OpenAI server does not take it).
         """
         kwargs: dict = {"max_tokens": max_tokens} if max_tokens else {}
         if temperature is not None:
             kwargs["temperature"] = temperature
         if no_digits:
             kwargs.update(self._no_digit_kwargs())
+        kwargs.update(self._sampling_kwargs(sampling or {}))
         for chunk in self.model.stream(_to_lc(messages), **kwargs):
             if chunk.content:
                 yield chunk.content
 
-    def complete(self, messages: list[dict], max_tokens: int | None = None, temperature: float | None = None) -> str:
-        return "".join(self.stream(messages, max_tokens, temperature))
+    def complete(self, messages: list[dict], max_tokens: int | None = None, temperature: float | None = None,
+                 sampling: dict | None = None) -> str:
+        return "".join(self.stream(messages, max_tokens, temperature, sampling=sampling))
+
+    def _sampling_kwargs(self, sampling: dict) -> dict:
+        out = {k: v for k, v in sampling.items() if k in SAMPLING and v not in (None, [], "")}
+        if self.name == "openai":
+            out.pop("repeat_penalty", None)
+        elif self.name == "transformers":
+            out = {"repetition_penalty": out["repeat_penalty"]} if out.get("repeat_penalty") else {}
+        return out
 
     def _no_digit_kwargs(self) -> dict:
         """Generation arguments that forbid every token containing a digit (computed once per model)."""

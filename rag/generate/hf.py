@@ -87,6 +87,8 @@ class HFChatModel(BaseChatModel):
             gen["temperature"] = temperature
         if kwargs.get("bad_words_ids"):
             gen["bad_words_ids"] = kwargs["bad_words_ids"]
+        if kwargs.get("repetition_penalty"):
+            gen["repetition_penalty"] = kwargs["repetition_penalty"]
         failed: list[BaseException] = []
 
         def run() -> None:

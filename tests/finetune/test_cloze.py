@@ -61,6 +61,7 @@ def test_cloze_items_hold_the_span_once_in_the_gold_window_and_never_in_the_ques
     assert 0 < sum(not r["meta"]["gold"] for r in recs) < len(recs) / 2
 
 
+@pytest.mark.slow  # trains a tiny model
 def test_cloze_data_passes_the_kits_export_and_training_loader(cloze_data):
     root, recs = cloze_data
     out = root / "export"

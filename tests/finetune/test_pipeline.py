@@ -101,6 +101,7 @@ def test_training_saves_an_adapter_with_validation_loss(adapter):
     assert (out / "checkpoint-2").is_dir()
 
 
+@pytest.mark.slow  # trains a tiny model
 def test_training_resumes_from_its_last_checkpoint(adapter):
     args, _ = adapter
     from dataclasses import replace

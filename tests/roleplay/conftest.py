@@ -10,7 +10,10 @@ from tests.conftest import sample_store
 def rp_settings(tmp_path_factory, sample_master):
     from rag.settings import load_settings
 
-    return load_settings(env={}, store_dir=sample_store(sample_master, tmp_path_factory.mktemp("rp") / "chroma"))
+    # one model call a reply: the book-answer step (roleplay_facts) and the chatroom's scene plan (room_beats) have
+    # their own tests, which switch them on
+    return load_settings(env={}, store_dir=sample_store(sample_master, tmp_path_factory.mktemp("rp") / "chroma"),
+                         roleplay_facts=False, room_beats=0)
 
 
 def detective() -> dict:

@@ -75,7 +75,7 @@ def test_reply_events_follow_the_answering_contract(rp_settings):
     events = list(who.events("你的剑叫寒汀吗？"))
     assert [e.kind for e in events] == ["token", "final"] and events[0].text == "在下正是沈墨白。"
     assert isinstance(events[-1].record, Reply) and events[-1].record.changed == ["reading"]
-    assert [name for name, _ in who.stages()] == ["reading", "character"]
+    assert [name for name, _ in who.stages()] == ["reading", "loop", "echo", "address", "facts", "character"]
     live = Character(rp_settings.replace(release="stream"), detective(), backend=Fake())
     events = list(live.events("你的剑叫寒汀吗？"))
     assert "".join(e.text for e in events if e.kind == "token").startswith("沈墨白：在下正是沈墨白。")
@@ -92,3 +92,50 @@ def test_options_reach_the_characters_model(rp_settings):
     list(who.events("你是谁？", Options(temperature=0.2, max_tokens=9, history=(("你好", "在下有礼。"),))))
     assert fake.knobs[-1] == (9, 0.2)
     assert [m["content"] for m in fake.prompts[-1][1:3]] == ["你好", "在下有礼。"]
+
+
+def test_an_echo_is_regenerated_once_and_a_loop_cut(rp_settings):
+    fake = FakeBackend(script=["我的剑叫什么名字呢？", "在下的剑名叫寒汀。"], rewrite=None)
+    reply = Character(rp_settings, detective(), backend=fake).say("你的剑叫什么名字？")
+    assert reply.text == "在下的剑名叫寒汀。" and "echo" in reply.changed
+    assert "不要重复" in fake.prompts[1][-1]["content"]  # the second try is told not to repeat the message
+    stubborn = FakeBackend(script=["我的剑叫什么名字呢？", "我的剑叫什么名字啊？"], rewrite=None)
+    kept = Character(rp_settings, detective(), backend=stubborn).say("你的剑叫什么名字？")
+    assert len(stubborn.prompts) == 2 and "echo" not in kept.changed  # once, not forever
+    # a run said again inside another sentence (repair's loop cut and clean's repeated sentences both miss it)
+    looped = FakeBackend("钱掌柜的账目分明有鬼，在下查了三天。伙计也说钱掌柜的账目分明有鬼呢。", rewrite=None)
+    reply = Character(rp_settings, detective(), backend=looped).say("你查到了什么？")
+    assert reply.text == "钱掌柜的账目分明有鬼，在下查了三天。" and reply.changed == ["loop"]
+
+
+def test_the_user_is_not_called_by_the_characters_name_and_sampling_fights_loops(rp_settings):
+    fake = FakeBackend("在下啊，你可知这镇上的规矩？", rewrite=None)
+    reply = Character(rp_settings, detective(), backend=fake).say("镇上有什么规矩？")
+    assert reply.text == "你可知这镇上的规矩？" and reply.changed == ["address"]
+    sampling = fake.sampling[0]
+    assert sampling["presence_penalty"] == rp_settings.roleplay_presence_penalty > 0
+    assert sampling["repeat_penalty"] == rp_settings.roleplay_repeat_penalty and "\n你：" in sampling["stop"]
+
+
+def test_a_book_question_is_answered_by_the_book_then_said_in_voice(rp_settings):
+    """roleplay_facts: 书问's answer (evidence ranking, support check) first, then the character says it."""
+    s = rp_settings.replace(roleplay_facts=True)
+    # first the book's answer (the fake's first reply), then the character's voiced reply
+    fake = FakeBackend(script=["钱有道。", "裕丰当的东家嘛，在下查过，是钱有道。"], rewrite=None, support=0.9)
+    who = Character(s, detective(), backend=fake)
+    reply = who.say("沈墨白，你知道裕丰当的东家是谁吗？")
+    assert reply.facts.standalone == "你知道裕丰当的东家是谁吗？".replace("你", "沈墨白")
+    assert reply.text == "裕丰当的东家嘛，在下查过，是钱有道。" and reply.citations == [2]
+    assert "书里的答案：钱有道。" in fake.prompts[-1][-1]["content"]  # the answer, without its citation
+    # the voiced reply lost the answer: the book's answer itself, in the first person
+    lost = FakeBackend(script=["钱有道。", "在下记不清了。"], rewrite=None, support=0.9)
+    reply = Character(s, detective(), backend=lost).say("裕丰当的东家是谁？")
+    assert "facts" in reply.changed and reply.text == "钱有道。"
+    # the book does not tell: the character is told to say so, never to invent
+    silent = FakeBackend(script=["在下不清楚。"], rewrite=None, support=0.1)
+    reply = Character(s, detective(), backend=silent).say("你的剑有多重？")
+    assert reply.facts.answer == "书中没有明确提到。" and "书里没有直接写这件事" in silent.prompts[-1][-1]["content"]
+    # an opinion the book does not answer is the character's own: no book step in its prompt
+    free = FakeBackend(script=["在下以为，此镇多雨。"], rewrite=None, support=0.1)
+    reply = Character(s, detective(), backend=free).say("你怎么看青石镇？")
+    assert reply.facts is None and "书里" not in free.prompts[-1][-1]["content"]

@@ -192,3 +192,60 @@ def test_a_reply_is_never_empty(rp_settings):
     fake = Script("你是做什么的？", "你是做什么的？")  # the model only repeats the question, twice
     reply = Character(rp_settings, detective(), backend=fake).say("你是做什么的？")
     assert reply.text == "你是做什么的？" and reply.regenerated == "empty"
+
+
+def test_parse_beats_keeps_short_points_without_numbering():
+    from roleplay.chatroom import parse_beats
+
+    plan = "1. 沈墨白查看当铺的账本\n二、钱掌柜说出那晚的事\n- 白衣客指出铁柜的疑点。\n\n好的\n4) 沈墨白查看当铺的账本"
+    assert parse_beats(plan, 3) == ["沈墨白查看当铺的账本", "钱掌柜说出那晚的事", "白衣客指出铁柜的疑点"]
+    assert parse_beats("好的。", 3) == []
+
+
+def test_a_room_plans_its_scene_and_gives_each_turn_its_beat(rp_settings):
+    s = rp_settings.replace(room_beats=2)
+    plan = "1. 查看当铺的账本\n2. 说出那晚的来客"
+    r, fake = room(s, "list", plan, "账本上少了三页，是谁撕的？", "小的那晚只见过一个戴斗笠的客人。",
+                   "我在渡口也见过那个戴斗笠的人，他往江州府去了。", "戴斗笠的客人左手缺了一根指头，在下记得。")
+    assert speakers(r, 4) == ["沈墨白", "钱有道", "白衣客", "沈墨白"]
+    assert r.beats == ["查看当铺的账本", "说出那晚的来客"]
+    planner = fake.prompts[0][-1]["content"]
+    assert "当铺的案子" in planner and "2个要点" in planner and "原文" not in fake.prompts[0][0]["content"]
+    cues = [p[-1]["content"] for p in fake.prompts[1:]]
+    assert "查看当铺的账本" in cues[0] and "查看当铺的账本" in cues[1]  # four turns, two beats: two turns each
+    assert "说出那晚的来客" in cues[2] and "说出那晚的来客" in cues[3]
+    assert "不要打招呼" in cues[1] and "还没有人开口" in cues[0]
+    # the speaker sees the last two lines only
+    assert "账本上少了三页" not in fake.prompts[4][-1]["content"] and "小的那晚" in str(fake.prompts[4])
+    head = json.loads(r.to_jsonl().splitlines()[0])
+    assert head["beats"] == r.beats and "情节：查看当铺的账本 → 说出那晚的来客" in r.to_markdown()
+
+
+def test_an_empty_turn_is_regenerated_once_in_a_planned_scene(rp_settings):
+    s = rp_settings.replace(room_beats=1)
+    r, fake = room(s, "list", "1. 查看当铺的账本", "账本上少了三页，是谁撕的？", "大家好，", "小的那晚只见过一个戴斗笠的客人，左手缺了一根指头。",
+                   "我同意。", "是的。")
+    speakers(r, 3)
+    assert r.turns[1].text.startswith("小的那晚只见过") and r.turns[1].regenerated == "empty turn"
+    assert "说点新的" in fake.prompts[3][-1]["content"]
+    assert r.turns[2].text == "我同意。" and len(fake.prompts) == 6  # regenerated once, kept when still empty
+
+
+def test_one_character_talks_through_an_openai_endpoint_the_others_on_the_local_model(rp_settings):
+    """A card's `endpoint` (a stronger model a reader runs elsewhere) gets its turns, with the roleplay penalties
+    and stops in OpenAI's request shape; the others keep the local model."""
+    from tests.fakes import FakeOpenAIServer
+
+    with FakeOpenAIServer("小的那晚只见过一个戴斗笠的客人，左手缺了一根指头。") as server:
+        remote = new_card("钱有道", description="当铺的朝奉。", shuwen={"novel": "青石镇奇案", "self_ref": "小的",
+                                                                  "endpoint": server.url, "model": "big-model"})
+        local = Script("钱掌柜，那晚谁来过当铺？", "那就从斗笠客查起。")
+        r = Chatroom(rp_settings, [detective(), remote], "当铺的案子", "list", backends={"沈墨白": local})
+        for _ in r.run(3):
+            pass
+    assert [t.speaker for t in r.turns] == ["沈墨白", "钱有道", "沈墨白"]
+    assert r.turns[1].text == "小的那晚只见过一个戴斗笠的客人，左手缺了一根指头。" and len(local.prompts) == 2
+    body = server.requests[0]
+    assert body["model"] == "big-model" and body["presence_penalty"] == rp_settings.roleplay_presence_penalty
+    assert "\n你：" in body["stop"] and "repeat_penalty" not in body  # llama.cpp's knob is not OpenAI's
+    assert "当铺的案子" in body["messages"][-1]["content"] and body["messages"][0]["role"] == "system"
