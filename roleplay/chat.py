@@ -207,8 +207,11 @@ class Character:
         t, d, sw = self.template, self.card["data"], shuwen(self.card)
         recent = " ".join([q + a for q, a in (history or [])[-2:]] + [message])
         query = query or f"{self.name} {message}"
-        reply.passages = self.passages(query)
-        reply.lines = self.nearest_lines(message)
+        answered = reply.facts is not None and reply.facts.answer != self.asker.prompter.refusal
+        # with the book's answer in hand the passages would only lengthen the prompt (≈ 4 s more to the first token)
+        reply.passages = [] if answered else self.passages(query)
+        # in a room the message is the room's cue (instructions): the lines nearest to the scene are the voice
+        reply.lines = self.nearest_lines(query if room is not None else message)
         reply.lore = [substitute(e["content"], self.name, USER) for e in active_lore(self.card, recent)]
         empty = t.get("empty", "")
 
@@ -335,7 +338,7 @@ class Character:
         messages = turn["messages"]
         again = messages[:-1] + [{"role": "user", "content": messages[-1]["content"] + "\n" + note}]
         raw = self.backend.complete(again, *turn["knobs"], sampling=turn["sampling"])
-        return cut_loop(unechoed(self.clean(raw), messages[-1]["content"]))
+        return cut_loop(unechoed(self.clean(raw), again[-1]["content"]))
 
     def _echo(self, text: str, reply: Reply, turn: dict) -> str:
         message = turn["message"]

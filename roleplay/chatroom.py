@@ -4,9 +4,10 @@ book, seeing the others only as names and their latest lines; the reader can int
 Turn orders: `list` (round robin), `random` (never the same speaker twice running), `natural` (whoever the last
 message names or addresses, else whoever has spoken least). Transcripts are saved as JSONL and Markdown.
 
-A room with a book first plans a scene: `room_beats` short beats of the topic from the book's passages about it
-(one model call). Each turn is given its beat, the last two lines and the instruction to answer or move the scene
-on; a turn that only greets or agrees (roleplay.quality.is_empty_turn) is regenerated once.
+A room with a book first plans a scene: `room_beats` beats of the topic, sentences of the book's passages about
+it in the book's order. Each turn is given its beat, the last two lines and the instruction to answer or move the scene
+on; a turn is its speaker's first paragraph, at most three sentences; a turn that only greets or agrees
+(roleplay.quality.is_empty_turn) is regenerated once.
 """
 
 from __future__ import annotations
@@ -106,8 +107,10 @@ class Chatroom:
 
     # --- the scene -----------------------------------------------------------------------------------
     def plan(self) -> list[str]:
-        """The scene's beats: `room_beats` short points of the topic, planned once from the book's passages about
-        it (none without a book, or with room_beats = 0)."""
+        """The scene's beats: up to `room_beats` sentences of the book about the topic, one from each of the
+        best-matching passages, in the book's order (none without a book, or with room_beats = 0). Taken from
+        the book, not written by the model: the 1.5B model's plans were generic (火焰山的地理距离) and led the
+        room away from the book."""
         if self.beats is not None:
             return self.beats
         self.beats = []
@@ -115,15 +118,11 @@ class Chatroom:
         n = lead.settings.room_beats if lead is not None else 0
         if lead is None or n <= 0:
             return self.beats
-        found = lead.asker.retriever.search(self.topic, lead.settings.k, max_seq=lead.asker.max_seq)
-        passages = "\n".join(p.text for p in lead.asker.compact(self.topic, found))
-        t = lead.template
-        messages = [{"role": "system", "content": t["plan_system"].format(novel=lead.novel)},
-                    {"role": "user", "content": t["plan"].format(passages=passages, topic=self.topic, n=n,
-                                                                 members="、".join(m.name for m in self.members))}]
-        self.beats = parse_beats(lead.backend.complete(messages, 160, 0.0), n) or [self.topic]
+        found = lead.asker.retriever.search(self.topic, max(n * 2, lead.settings.k), max_seq=lead.asker.max_seq)
+        best = lead.asker.compact(self.topic, found[: n * 2])  # each passage's best window for the topic
+        ordered = sorted(best[:n], key=lambda p: (p.chapter, p.start))
+        self.beats = [b for p in ordered if (b := beat_of(p.text))] or [self.topic]
         return self.beats
-
     def beat_for(self, index: int) -> str:
         """The beat of the `index`-th character turn: the beats spread evenly over the planned turns."""
         beats = self.plan()
@@ -157,26 +156,39 @@ class Chatroom:
         others = [n for m in self.members if m is not who for n in names(m.card)] + [USER]
         for _ in who.stream(cue, None, reply, query, room=turns):
             pass
-        text = _own_words(reply.text, others)
+        text = one_turn(_own_words(reply.text, others))
         said = [x.text for x in self.turns]
-        if self.beats and self.turns and is_empty_turn(text, said):
+        beat = self.beat_for(sum(not x.by_user for x in self.turns))
+        if self.beats and (self.turns and is_empty_turn(text, said) or is_empty_turn(text, [beat])):
             # a greeting or a yes moves nothing: once more, told to say something new
             again = Reply()
-            more = who.template["room_more"].format(beat=self.beat_for(len(said)) or self.topic)
+            more = who.template["room_more"].format(beat=beat or self.topic)
             for _ in who.stream(cue + more, None, again, query, room=turns):
                 pass
-            second = _own_words(again.text, others)
-            if not is_empty_turn(second, said):
+            second = one_turn(_own_words(again.text, others))
+            if not is_empty_turn(second, said) and not is_empty_turn(second, [beat]):
                 text, reply, reply.regenerated = second, again, "empty turn"
-        yield who.name, text  # once the turn's checks have passed: nothing shown is taken back
+            elif line := self._own_line(who, query, said):
+                # the model has nothing new to say: the character's own words from the book, nearest to the scene
+                text, reply.regenerated = line, "own line"
         self.turns.append(Turn(who.name, text, chapters=sorted({p.chapter for p in reply.passages}),
                                regenerated=reply.regenerated, seconds=round(time.perf_counter() - t0, 2)))
+        yield who.name, text  # once the turn's checks have passed: nothing shown is taken back
 
     def run(self, turns: int) -> Iterator[tuple[str, str]]:
         """Let the room talk for `turns` turns."""
         self.planned_turns = max(self.planned_turns, sum(not t.by_user for t in self.turns) + turns)
         for _ in range(turns):
             yield from self.step()
+
+    @staticmethod
+    def _own_line(who: Character, query: str, said: list[str]) -> str:
+        """The character's own line from the book nearest to `query` that the room has not heard and that is not
+        itself an empty turn, or ""."""
+        for line in who.nearest_lines(query, 8):
+            if line not in said and not is_empty_turn(line, said):
+                return line
+        return ""
 
     # --- transcripts ---------------------------------------------------------------------------------
     def to_jsonl(self) -> str:
@@ -207,16 +219,25 @@ class Chatroom:
         return paths
 
 
-def parse_beats(text: str, n: int) -> list[str]:
-    """Up to `n` beats from the model's plan: one a line, numbering and bullets dropped, at least four Chinese
-    characters each, none twice."""
-    out: list[str] = []
-    for line in text.splitlines():
-        beat = re.sub(r"^\s*(?:[-*•·]|\d+[.、)）:：]?|[一二三四五六七八九十]+[、.:：]|第[一二三四五六七八九十\d]+[步点个]?[、.:：]?)\s*",
-                      "", line).strip(" 。；;")
-        if len(re.findall(r"[\u4e00-\u9fff]", beat)) >= 4 and beat not in out:
-            out.append(beat[:40])
-    return out[:n]
+def beat_of(text: str, most: int = 40) -> str:
+    """A beat from a window of the book: its first sentence of at least six Chinese characters, quotes and the
+    speech tag dropped, at most `most` characters."""
+    for sent in re.findall(r"[^。！？!?\n]+", text.replace("……", "。")):
+        sent = re.sub(r"^[\u4e00-\u9fff]{1,6}?(?:笑|问|答|叫|喝|骂)?道[：:]", "", sent.strip())  # 行者道： is not the beat
+        sent = re.sub(r"[“”「」『』\"]", "", sent).strip(" ，、：:")
+        if len(re.findall(r"[\u4e00-\u9fff]", sent)) >= 6:
+            return sent[:most]
+    return ""
+
+
+def one_turn(text: str, most: int = 3) -> str:
+    """A chatroom turn as a speaker says it: the first paragraph, at most `most` sentences, without anything in
+    brackets (the room's instructions echoed back, （当下：…）, or stage directions) or 在场的还有…."""
+    text = re.sub(r"[（(][^）)]*(?:[）)]|$)", "", text)  # the room's instructions echoed, or stage directions
+    text = re.sub(r"(?:^|(?<=[。！？!?]))\s*(?:在场的还有|眼下的情节)[^。！？!?]*[。！？!?]?", "", text)
+    first = next((p for p in re.split(r"\n\s*\n", text.strip()) if p.strip()), "")
+    sents = re.findall(r"[^。！？!?…]+[。！？!?…”」]*", first)
+    return "".join(sents[:most]).strip()
 
 
 def _own_words(text: str, others: list[str]) -> str:

@@ -194,41 +194,42 @@ def test_a_reply_is_never_empty(rp_settings):
     assert reply.text == "你是做什么的？" and reply.regenerated == "empty"
 
 
-def test_parse_beats_keeps_short_points_without_numbering():
-    from roleplay.chatroom import parse_beats
+def test_beats_and_turns_are_cut_from_what_was_written():
+    from roleplay.chatroom import beat_of, one_turn
 
-    plan = "1. 沈墨白查看当铺的账本\n二、钱掌柜说出那晚的事\n- 白衣客指出铁柜的疑点。\n\n好的\n4) 沈墨白查看当铺的账本"
-    assert parse_beats(plan, 3) == ["沈墨白查看当铺的账本", "钱掌柜说出那晚的事", "白衣客指出铁柜的疑点"]
-    assert parse_beats("好的。", 3) == []
+    assert beat_of("钱有道扑到铁柜前，“我的东西！”他叫道。") == "钱有道扑到铁柜前，我的东西"
+    assert beat_of("好。……“快走！”") == ""  # nothing of six characters
+    turn = "大家好，我是唐三藏。（大家在聊：过火焰山。在场的还有孙悟空、你。）火焰山太热。悟空去借扇。八戒看行李。\n\n因此我们应该全面考虑。"
+    assert one_turn(turn) == "大家好，我是唐三藏。火焰山太热。悟空去借扇。"  # one paragraph, three sentences
+    assert one_turn("在场的还有孙悟空、沙悟净、你。师父莫怕！") == "师父莫怕！"
 
 
-def test_a_room_plans_its_scene_and_gives_each_turn_its_beat(rp_settings):
+def test_a_room_plans_its_scene_from_the_book_and_gives_each_turn_its_beat(rp_settings):
     s = rp_settings.replace(room_beats=2)
-    plan = "1. 查看当铺的账本\n2. 说出那晚的来客"
-    r, fake = room(s, "list", plan, "账本上少了三页，是谁撕的？", "小的那晚只见过一个戴斗笠的客人。",
+    r, fake = room(s, "list", "账本上少了三页，是谁撕的？", "小的那晚只见过一个戴斗笠的客人。",
                    "我在渡口也见过那个戴斗笠的人，他往江州府去了。", "戴斗笠的客人左手缺了一根指头，在下记得。")
     assert speakers(r, 4) == ["沈墨白", "钱有道", "白衣客", "沈墨白"]
-    assert r.beats == ["查看当铺的账本", "说出那晚的来客"]
-    planner = fake.prompts[0][-1]["content"]
-    assert "当铺的案子" in planner and "2个要点" in planner and "原文" not in fake.prompts[0][0]["content"]
-    cues = [p[-1]["content"] for p in fake.prompts[1:]]
-    assert "查看当铺的账本" in cues[0] and "查看当铺的账本" in cues[1]  # four turns, two beats: two turns each
-    assert "说出那晚的来客" in cues[2] and "说出那晚的来客" in cues[3]
+    assert len(r.beats) == 2 and len(fake.prompts) == 4  # the plan is the book's, not one more model call
+    book = "".join(c.passage.text for c in r.members[0].asker.retriever.pool("当铺的案子", 20))
+    assert all(b.replace("，", "")[:6] in book.replace("，", "").replace("“", "").replace("”", "") for b in r.beats)
+    cues = [p[-1]["content"] for p in fake.prompts]
+    assert r.beats[0] in cues[0] and r.beats[0] in cues[1]  # four turns, two beats: two turns each
+    assert r.beats[1] in cues[2] and r.beats[1] in cues[3]
     assert "不要打招呼" in cues[1] and "还没有人开口" in cues[0]
     # the speaker sees the last two lines only
-    assert "账本上少了三页" not in fake.prompts[4][-1]["content"] and "小的那晚" in str(fake.prompts[4])
+    assert "账本上少了三页" not in fake.prompts[3][-1]["content"] and "小的那晚" in str(fake.prompts[3])
     head = json.loads(r.to_jsonl().splitlines()[0])
-    assert head["beats"] == r.beats and "情节：查看当铺的账本 → 说出那晚的来客" in r.to_markdown()
+    assert head["beats"] == r.beats and f"情节：{r.beats[0]} → {r.beats[1]}" in r.to_markdown()
 
 
 def test_an_empty_turn_is_regenerated_once_in_a_planned_scene(rp_settings):
     s = rp_settings.replace(room_beats=1)
-    r, fake = room(s, "list", "1. 查看当铺的账本", "账本上少了三页，是谁撕的？", "大家好，", "小的那晚只见过一个戴斗笠的客人，左手缺了一根指头。",
+    r, fake = room(s, "list", "账本上少了三页，是谁撕的？", "大家好，", "小的那晚只见过一个戴斗笠的客人，左手缺了一根指头。",
                    "我同意。", "是的。")
     speakers(r, 3)
     assert r.turns[1].text.startswith("小的那晚只见过") and r.turns[1].regenerated == "empty turn"
-    assert "说点新的" in fake.prompts[3][-1]["content"]
-    assert r.turns[2].text == "我同意。" and len(fake.prompts) == 6  # regenerated once, kept when still empty
+    assert "说点新的" in fake.prompts[2][-1]["content"]
+    assert r.turns[2].text == "我同意。" and len(fake.prompts) == 5  # regenerated once, kept when still empty
 
 
 def test_one_character_talks_through_an_openai_endpoint_the_others_on_the_local_model(rp_settings):
