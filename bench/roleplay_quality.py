@@ -145,7 +145,7 @@ def rooms(s, cards: dict, turns: int, log) -> list[dict]:
             t = room.turns[-1]
             before = [x.text for x in room.turns[:-1]]
             rows.append({"speaker": t.speaker, "text": t.text, "regenerated": t.regenerated,
-                         "empty": bool(before) and is_empty_turn(t.text, before), "loop": is_loop(t.text),
+                         "empty": bool(before) and is_empty_turn(t.text, before, topic=topic), "loop": is_loop(t.text),
                          "echo": bool(before) and is_echo(t.text, before[-1])})
             log(f"room {topic[:6]} {t.speaker} {'E' if rows[-1]['empty'] else '.'} {t.text[:50]!r}")
         out.append({"topic": topic, "beats": room.beats or [], "turns": rows, "markdown": room.to_markdown()})
@@ -178,9 +178,67 @@ def transcripts(report: dict, novel: str, cards: dict, stranger: str) -> str:
     return "\n".join(out)
 
 
+def markdown(report: dict) -> str:
+    """The docs' tables: reader's measures per system, per mode, the rooms and the facts."""
+    syss = report["systems"]
+    cols = list(syss)
+    rows = [("replies", "replies"), ("echo", "echo"), ("loop", "loop"), ("answers the question", "answers"),
+            ("calls the user by its own name", "calls_user_self"), ("recites lore unasked", "recites_lore"),
+            ("in character", "in_character"), ("book voice", "book_voice"), ("first token p50 (s)", "first_token_p50_s"),
+            ("first text shown p50 (s)", "first_visible_p50_s")]
+    out = ["| replies (" + ", ".join(f"{k}: {v['summary']['replies']}" for k, v in syss.items()) + ") | "
+           + " | ".join(cols) + " |", "|---" + "|---:" * len(cols) + "|"]
+    out += [f"| {label} | " + " | ".join(str(syss[c]["summary"].get(key)) for c in cols) + " |" for label, key in rows[1:]]
+    out += ["| chatroom empty turns | " + " | ".join(str((syss[c]["rooms_summary"] or {}).get("empty_turns"))
+                                                      for c in cols) + " |",
+            "| chatroom turns (rooms × turns) | " + " | ".join(
+                f"{(syss[c]['rooms_summary'] or {}).get('turns')}" for c in cols) + " |",
+            "| facts right, character | " + " | ".join(f"{syss[c]['facts']['character']} (of "
+                                                      f"{syss[c]['facts']['questions']})" for c in cols) + " |",
+            "| facts right, plain 书问 on the same questions | " + " | ".join(str(syss[c]["facts"]["shuwen"])
+                                                                       for c in cols) + " |",
+            "| facts: first text shown p50 (s) | " + " | ".join(str(syss[c]["facts"]["first_visible_p50_s"])
+                                                                 for c in cols) + " |",
+            "| stages that changed a reply | " + " | ".join(
+                ", ".join(f"{k} {v}" for k, v in syss[c]["summary"]["stages_fired"].items()) for c in cols) + " |"]
+    out += ["", "| mode | " + " | ".join(f"{c}: echo / loop / answers" for c in cols) + " |", "|---" + "|---" * len(cols) + "|"]
+    for md in syss[cols[-1]]["per_mode"]:
+        out.append(f"| {md} | " + " | ".join(
+            " / ".join(str(syss[c]["per_mode"].get(md, {}).get(k)) for k in ("echo", "loop", "answers"))
+            for c in cols) + " |")
+    return "\n".join(out) + "\n"
+
+
 SYSTEMS = {"before": {"roleplay_facts": False, "roleplay_repair": False, "room_beats": 0,
                       "roleplay_presence_penalty": 0.0, "roleplay_frequency_penalty": 0.0},
            "after": {}}
+
+
+def rescore(report: dict, cards: dict) -> dict:
+    """The report's replies and room turns judged again by today's rules (roleplay/quality.py), summaries redone:
+    a rule changed after a run is applied to the same texts, as `rag eval` re-scores its records."""
+    from roleplay.card import names, shuwen
+    from roleplay.quality import answers, calls_user_self, is_echo, is_empty_turn, is_loop, recites_lore
+
+    for sysrep in report["systems"].values():
+        for r in sysrep["replies"]:
+            card = cards[r["character"]]
+            own = tuple(dict.fromkeys([*names(card), shuwen(card).get("self_ref") or ""]))
+            lore = (card["data"].get("character_book") or {}).get("entries", [])
+            r.update(echo=is_echo(r["text"], r["prompt"], own), loop=is_loop(r["text"]),
+                     answers=answers(r["text"], r["prompt"], own), calls_user_self=calls_user_self(r["text"], own),
+                     recites_lore=recites_lore(r["text"], r["prompt"], lore))
+        for room in sysrep["rooms"]:
+            texts = [t["text"] for t in room["turns"]]
+            for i, t in enumerate(room["turns"]):
+                t.update(empty=i > 0 and is_empty_turn(t["text"], texts[:i], topic=room["topic"]),
+                         loop=is_loop(t["text"]), echo=i > 0 and is_echo(t["text"], texts[i - 1]))
+        rows = sysrep["replies"]
+        sysrep["summary"] = summary(rows)
+        sysrep["per_mode"] = {md: summary([r for r in rows if r["mode"] == md]) for md in sorted({r["mode"] for r in rows})}
+        sysrep["per_character"] = {n: summary([r for r in rows if r["character"] == n]) for n in cards}
+        sysrep["rooms_summary"] = room_summary(sysrep["rooms"]) if sysrep["rooms"] else None
+    return report
 
 
 def main() -> int:
@@ -201,7 +259,21 @@ def main() -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "roleplay-quality.json")
     ap.add_argument("--transcripts", type=Path, default=ROOT / "docs" / "roleplay-transcripts.md",
                     help="transcripts file ('' = none)")
+    ap.add_argument("--reuse", type=Path, help="an earlier report: systems not run now, and (with --no-rooms) the "
+                    "rooms of those that are, are taken from it; everything is then judged by today's rules")
+    ap.add_argument("--rescore", type=Path, help="judge a saved report's texts again by today's rules (no model); "
+                    "writes it to --out and prints the docs' tables")
     args = ap.parse_args()
+    if args.rescore:
+        from roleplay.card import read_card
+
+        report = json.loads(args.rescore.read_text(encoding="utf-8"))
+        cards = {c["data"]["name"]: c for c in (read_card(p) for p in sorted(args.cards.glob("*.json")))}
+        report = rescore(report, {n: cards[n] for n in report["characters"]})
+        report["rescored"] = time.strftime("%Y-%m-%d")
+        args.out.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
+        print(markdown(report))
+        return 0
 
     from rag.answer import Asker
     from rag.evaluate import answer_correct, is_refusal, load_qa
@@ -233,6 +305,10 @@ def main() -> int:
                     "systems": {}}
     stranger = ""
     plain: dict[str, dict] = {}
+    earlier = json.loads(args.reuse.read_text(encoding="utf-8"))["systems"] if args.reuse else {}
+    if args.reuse:
+        report["reused"] = {"from": str(args.reuse), "systems": [k for k in earlier if k not in args.systems.split(",")],
+                            "rooms": not args.rooms}
     for label in args.systems.split(","):
         s = base.replace(**SYSTEMS[label])
         rows: list[dict] = []
@@ -258,7 +334,8 @@ def main() -> int:
                 rec["shuwen"] = plain[it["id"]]
                 facts.append(rec)
                 log(f"{label} fact {it['id']} character={rec['correct']:d} shuwen={rec['shuwen']['correct']:d}")
-        rs = rooms(s, cards, args.room_turns, log) if args.rooms else []
+        rs = rooms(s, cards, args.room_turns, log) if args.rooms else \
+            (earlier.get(label, {}).get("rooms", []) if args.reuse else [])
         if label == "after":
             stranger = Character(s, new_card("白衣书生", description="一个进京赶考的穷书生，胆小，爱掉书袋。",
                                              personality="迂腐、胆小、善良", shuwen={"self_ref": "小生"})).say("你要去哪里？").text
@@ -275,10 +352,16 @@ def main() -> int:
             "fact_records": facts, "replies": rows, "rooms": rs}
         log(f"{label}: " + json.dumps({k: report["systems"][label][k] for k in ("summary", "facts", "rooms_summary")},
                                        ensure_ascii=False))
+    for label, sysrep in earlier.items():
+        report["systems"].setdefault(label, sysrep)
+    report["systems"] = {k: report["systems"][k] for k in ("before", "after") if k in report["systems"]}
+    report["stranger"] = stranger
+    report = rescore(report, cards)
     report["seconds"] = round(time.time() - t0)
     args.out.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
     if str(args.transcripts) not in {"", "."} and "after" in report["systems"]:
-        args.transcripts.write_text(transcripts(report, args.novel, cards, stranger), encoding="utf-8")
+        args.transcripts.write_text(transcripts(report, args.novel, cards, stranger or report.get("stranger", "")),
+                                    encoding="utf-8")
     print(json.dumps({k: {x: v[x] for x in ("summary", "facts", "rooms_summary")} for k, v in report["systems"].items()},
                      ensure_ascii=False, indent=1))
     return 0

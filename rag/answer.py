@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 
 import numpy as np
 
 from rag.bookcard import about_the_cast, book_card
 from rag.cite import cite, source_of
-from rag.contract import Answer, Backend, Event, Options, Passage
+from rag.contract import Answer, Backend, Event, Options, Passage, released
 from rag.errors import ShuWenError
 from rag.generate.backends import DIGIT
 from rag.generate.prompter import Prompter
@@ -296,28 +297,14 @@ class Asker:
         no_digits = self.settings.book_numbers and not DIGIT.search(
             "".join([res.standalone, evidence] + [p.chapter_title for p in res.evidence]))
         temperature = self.settings.temperature if opts.temperature is None else opts.temperature
-        raw = ""
-        for piece in backend.stream(messages, opts.max_tokens or self.settings.max_tokens, temperature, no_digits):
-            if "first_token_s" not in res.timings:
-                res.timings["first_token_s"] = round(time.perf_counter() - t0, 3)
-            raw += piece
-            if stream:
-                res.timings.setdefault("first_visible_s", res.timings["first_token_s"])
-                yield Event("token", piece)
-        res.raw = text = raw
-        withdrawn = ""
-        for name, stage in self.stages():
-            before, text = text, stage(text, res, evidence, no_digits)
-            if text != before:
-                res.changed.append(name)
-                withdrawn = withdrawn or name
-        res.answer = text
-        if stream and not res.answer.startswith(raw):
-            yield Event("withdrawn", raw, stage=withdrawn)
-            raw = ""
-        if rest := res.answer[len(raw):] if stream else res.answer:
-            res.timings.setdefault("first_visible_s", round(time.perf_counter() - t0, 3))
-            yield Event("token", rest)
+        pieces = backend.stream(messages, opts.max_tokens or self.settings.max_tokens, temperature, no_digits)
+        stages = [(name, partial(stage, res=res, evidence=evidence, no_digits=no_digits))
+                  for name, stage in self.stages()]
+
+        def record(raw: str, text: str) -> None:
+            res.raw, res.answer = raw, text
+
+        yield from released(pieces, stages, record, stream, res.timings, t0, res.changed)
         res.timings["total_s"] = round(time.perf_counter() - t0, 3)
         yield Event("final", record=res)
 

@@ -3,7 +3,8 @@ request brings and the chat backend it talks to."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -77,6 +78,35 @@ class Event:
     text: str = ""
     stage: str = ""
     record: Any = None
+
+
+def released(pieces: Iterable[str], stages: list[tuple[str, Callable[[str], str]]], record: Callable[[str, str], None],
+             stream: bool, timings: dict, t0: float, changed: list[str]) -> Iterator[Event]:
+    """The token and withdrawn events of a model's `pieces` put through named `stages`, as every answerer gives
+    them. Held (`stream` False), the text is shown once, after the last stage; streamed, the pieces go out as they
+    come, and text a stage changed other than by adding to it is withdrawn before the final text. `record(raw,
+    text)` receives the model's text and the staged one before anything staged is shown; the names of the stages
+    that changed the text are appended to `changed`. Timings: first_token_s, first_visible_s."""
+    raw = ""
+    for piece in pieces:
+        timings.setdefault("first_token_s", round(time.perf_counter() - t0, 3))
+        raw += piece
+        if stream:
+            timings.setdefault("first_visible_s", timings["first_token_s"])
+            yield Event("token", piece)
+    text, withdrawn = raw, ""
+    for name, stage in stages:
+        before, text = text, stage(text)
+        if text != before:
+            changed.append(name)
+            withdrawn = withdrawn or name
+    record(raw, text)
+    if stream and not text.startswith(raw):
+        yield Event("withdrawn", raw, stage=withdrawn)
+        raw = ""
+    if rest := text[len(raw):] if stream else text:
+        timings.setdefault("first_visible_s", round(time.perf_counter() - t0, 3))
+        yield Event("token", rest)
 
 
 @runtime_checkable

@@ -10,12 +10,13 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rag.contract import Event, Options
+from rag.contract import Event, Options, released
 from rag.errors import BadInputError
 from rag.generate.prompter import chapter_label, load_template
 from rag.generate.repair import repair
@@ -285,28 +286,14 @@ class Character:
         knobs = (opts.max_tokens or self.settings.max_tokens,
                  self.settings.temperature if opts.temperature is None else opts.temperature)
         sampling = self.sampling(room)
-        raw = ""
-        for piece in backend.stream(messages, *knobs, sampling=sampling):
-            if "first_token_s" not in reply.timings:
-                reply.timings["first_token_s"] = round(time.perf_counter() - t0, 3)
-            raw += piece
-            if stream:
-                reply.timings.setdefault("first_visible_s", reply.timings["first_token_s"])
-                yield Event("token", piece)
-        text, withdrawn = raw, ""
         turn = {"messages": messages, "knobs": knobs, "sampling": sampling, "message": message}
-        for name, stage in self.stages():
-            before, text = text, stage(text, reply, turn)
-            if text != before:
-                reply.changed.append(name)
-                withdrawn = withdrawn or name
-        reply.text = text
-        if stream and not text.startswith(raw):
-            yield Event("withdrawn", raw, stage=withdrawn)
-            raw = ""
-        if rest := text[len(raw):] if stream else text:
-            reply.timings.setdefault("first_visible_s", round(time.perf_counter() - t0, 3))
-            yield Event("token", rest)
+        stages = [(name, partial(stage, reply=reply, turn=turn)) for name, stage in self.stages()]
+
+        def record(raw: str, text: str) -> None:
+            reply.text = text
+
+        yield from released(backend.stream(messages, *knobs, sampling=sampling), stages, record, stream,
+                            reply.timings, t0, reply.changed)
         reply.timings["total_s"] = round(time.perf_counter() - t0, 3)
         yield Event("final", record=reply)
 
@@ -314,9 +301,9 @@ class Character:
     def stages(self) -> list[tuple[str, Callable[[str, Reply, dict], str]]]:
         """(name, stage) in order: reading cleans what the model wrote (labels, turns written for the user, echoed
         instructions, repeated sentences); loop cuts a repetition at its second copy; echo regenerates, once, a
-        reply that restates the message; address drops the character's own name used to call the user; facts
-        puts the book's answer back when the reply lost it; character regenerates, once, a draft that breaks
-        character."""
+        reply that restates the message (echoed again, the character says its nearest own line); address drops the
+        character's own name used to call the user; facts puts the book's answer back when the reply lost it;
+        character regenerates, once, a draft that breaks character."""
         if not self.settings.roleplay_repair:
             return [("reading", self._reading), ("character", self._character)]
         return [("reading", self._reading), ("loop", self._loop), ("echo", self._echo), ("address", self._address),
@@ -345,7 +332,10 @@ class Character:
         if not is_echo(text, message, self.own()):
             return text
         second = self._again(turn, self.template["no_echo"].format(user=USER, self_ref=self._self_ref()))
-        return second if second and not is_echo(second, message, self.own()) else text
+        if second and not is_echo(second, message, self.own()):
+            return second
+        # echoed twice: the character's own words from the book nearest to the message (the ChatHaruhi method)
+        return next((x for x in reply.lines if not is_echo(x, message, self.own())), text)
 
     def _address(self, text: str, reply: Reply, turn: dict) -> str:
         while who := calls_user_self(text, self.own()):
@@ -366,7 +356,7 @@ class Character:
         # the voiced reply lost the book's answer: say the answer itself, in the first person
         for n in sorted(names(self.card), key=len, reverse=True):
             said = said.replace(n, self._self_ref())
-        return said
+        return cut_loop(said)
 
     def _character(self, text: str, reply: Reply, turn: dict) -> str:
         if why := breaks_character(text, self.card):

@@ -159,14 +159,14 @@ class Chatroom:
         text = one_turn(_own_words(reply.text, others))
         said = [x.text for x in self.turns]
         beat = self.beat_for(sum(not x.by_user for x in self.turns))
-        if self.beats and (self.turns and is_empty_turn(text, said) or is_empty_turn(text, [beat])):
+        if self.beats and (self.turns and is_empty_turn(text, said, topic=self.topic) or is_empty_turn(text, [beat])):
             # a greeting or a yes moves nothing: once more, told to say something new
             again = Reply()
             more = who.template["room_more"].format(beat=beat or self.topic)
             for _ in who.stream(cue + more, None, again, query, room=turns):
                 pass
             second = one_turn(_own_words(again.text, others))
-            if not is_empty_turn(second, said) and not is_empty_turn(second, [beat]):
+            if not is_empty_turn(second, said, topic=self.topic) and not is_empty_turn(second, [beat]):
                 text, reply, reply.regenerated = second, again, "empty turn"
             elif line := self._own_line(who, query, said):
                 # the model has nothing new to say: the character's own words from the book, nearest to the scene

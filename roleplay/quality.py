@@ -16,6 +16,7 @@ _CJK = re.compile(r"[\u4e00-\u9fff]")
 _FILLER = set("我你他她它们的了呢吗啊吧呀哦嘛么就也都还又是在有这那个一些对会要想能可得着过把被给让") | set("俺咱吾")
 _GREETING = re.compile(r"^(?:[\u4e00-\u9fff]{1,6}[，,])?(?:大家好|你好|你们好|各位好|谢谢你?的?(?:解释|回答|提醒)?|是的|好的|对|嗯|没错"
                        r"|说得对|我同意|徒弟们|师父|哥哥|大师兄|老猪|老孙)[，,。！!～~…\s]*$")
+_HELLO = re.compile(r"^(?:哈+[，,！!]?\s*)?(?:大家好|你们好|各位好|诸位好)[，,！!。～~\s]*(?:(?:我是|我叫)[\u4e00-\u9fff]{1,5}[，,。！!]\s*)?")
 _SENTENCE = re.compile(r"[^。！？!?\n]+[。！？!?…”」]*")
 _QUESTION = re.compile(r"[？?]|谁|什么|哪|几|多少|怎么|为什么|为何|如何|是否|吗|呢")
 
@@ -79,13 +80,15 @@ def cut_loop(text: str) -> str:
     return text if at is None else text[:at].rstrip("，、 \n")
 
 
-def is_empty_turn(text: str, previous: list[str], least: int = 10) -> bool:
+def is_empty_turn(text: str, previous: list[str], least: int = 10, topic: str = "") -> bool:
     """A chatroom turn that moves nothing: only a greeting or agreement, or fewer than `least` Chinese characters
-    outside the two-character words the last two turns already said (俺老猪不想去火焰山 after 火焰山热得很，俺老猪可
-    不想去 adds none; 我在渡口也见过那个戴斗笠的人 after a line about 戴斗笠的客人 adds 我在渡口也)."""
+    outside the two-character words the last two turns (and the room's `topic`) already said (俺老猪不想去火焰山 after
+    火焰山热得很，俺老猪可不想去 adds none; 我在渡口也见过那个戴斗笠的人 after a line about 戴斗笠的客人 adds 我在渡口也)."""
     if _GREETING.match(text.strip()):
         return True
-    said = {w for line in previous[-2:] for part in re.split(r"[^\u4e00-\u9fff]+", line)
+    # a greeting and a self-introduction in front (大家好，我是孙悟空。…) add nothing after the opening
+    text = _HELLO.sub("", text.strip())
+    said = {w for line in [*previous[-2:], topic] for part in re.split(r"[^\u4e00-\u9fff]+", line)
             for w in (part[i:i + 2] for i in range(len(part) - 1))}
     new = 0
     for part in re.split(r"[^\u4e00-\u9fff]+", text):

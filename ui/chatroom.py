@@ -34,7 +34,8 @@ def render_turns(room) -> None:
 
 
 def talk(room, turns: int) -> None:
-    """Run `turns` turns, each streamed into its own message as it is generated."""
+    """Run `turns` turns, each shown in its own message once its checks have passed."""
+    room.planned_turns = max(room.planned_turns, sum(not t.by_user for t in room.turns) + turns)  # spreads the beats
     for _ in range(turns):
         who = room.next_speaker()
         with st.chat_message("assistant", avatar=AVATAR):

@@ -31,6 +31,8 @@ def test_empty_turns_are_greetings_or_nothing_new():
         assert is_empty_turn(text, last), text
     assert not is_empty_turn("那铁扇公主是牛魔王的妻子，老孙先去借扇，借不来再打。八戒看好师父！", last)
     assert not is_empty_turn("小的那晚只见过一个戴斗笠的客人。", last)
+    assert is_empty_turn("哈哈，大家好！我是猪八戒。俺老猪不想去火焰山。", last)  # greeting, name, nothing new
+    assert not is_empty_turn("大家好，我是孙悟空。那铁扇公主是牛魔王的妻子，老孙先去借扇！", last)
     assert is_empty_turn("俺老猪不想去火焰山。", last)  # four new characters
 
 
