@@ -209,8 +209,10 @@ class Character:
         recent = " ".join([q + a for q, a in (history or [])[-2:]] + [message])
         query = query or f"{self.name} {message}"
         answered = reply.facts is not None and reply.facts.answer != self.asker.prompter.refusal
-        # with the book's answer in hand the passages would only lengthen the prompt (≈ 4 s more to the first token)
-        reply.passages = [] if answered else self.passages(query)
+        # with the book's answer in hand the passages would only lengthen the prompt (≈ 4 s more to the first token);
+        # the reply then stands on the passages the answer came from, which is what 出处 shows
+        shown = [] if answered else self.passages(query)
+        reply.passages = list(reply.facts.sources) if answered else shown
         # in a room the message is the room's cue (instructions): the lines nearest to the scene are the voice
         reply.lines = self.nearest_lines(query if room is not None else message)
         reply.lore = [substitute(e["content"], self.name, USER) for e in active_lore(self.card, recent)]
@@ -225,7 +227,7 @@ class Character:
             personality=sub(d["personality"]), scenario=sub(d["scenario"]), lore="；".join(reply.lore) or empty,
             lines="\n".join(t.get("line", "{text}").format(text=x) for x in reply.lines) or empty,
             passages="\n".join(t.get("passage", "{text}").format(text=p.text, chapter_label=chapter_label(
-                p.chapter, p.chapter_title)) for p in reply.passages) or empty)
+                p.chapter, p.chapter_title)) for p in shown) or empty)
         if d["system_prompt"].strip():  # the card's own system prompt wins; {{original}} keeps ours inside it
             system = substitute(d["system_prompt"].replace("{{original}}", system), self.name, USER)
         if ex := examples(self.card, self.name):

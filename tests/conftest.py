@@ -131,6 +131,9 @@ def env(app_store, tmp_path, monkeypatch):
     """A page on the sample store with its own speech cache."""
     monkeypatch.setenv("SHUWEN_STORE_DIR", str(app_store))
     monkeypatch.setenv("SHUWEN_TTS_CACHE", str(tmp_path / "tts"))
+    # the pages' fake model says one short line each turn; a planned scene would judge it empty and give the turn to
+    # the speaker's own book line (tests/roleplay/test_chatroom.py tests that), so the page tests run without a plan
+    monkeypatch.setenv("SHUWEN_ROOM_BEATS", "0")
     monkeypatch.delenv("SHUWEN_CONFIG", raising=False)
     from rag import speak
 

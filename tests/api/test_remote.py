@@ -11,6 +11,8 @@ from rag.remote import RemoteAsker
 from tests.api.conftest import OWNER, FakeBackend, make_app, serving
 from tests.conftest import ROOT, free_port
 
+pytestmark = pytest.mark.slow  # a served API in this process
+
 QUESTION = "裕丰当的东家是谁？"
 
 
