@@ -11,7 +11,7 @@ import numpy as np
 
 from rag.bookcard import about_the_cast, book_card
 from rag.cite import cite, source_of
-from rag.contract import Answer, Backend, Event, Options, Passage, released
+from rag.contract import Answer, Backend, Event, Options, Passage, released, texts
 from rag.errors import ShuWenError
 from rag.generate.backends import DIGIT
 from rag.generate.prompter import Prompter
@@ -350,9 +350,7 @@ class Asker:
     def stream(self, question: str, history: list[tuple[str, str]] | None = None,
                result: Answer | None = None) -> Iterator[str]:
         """The text the reader is shown, piece by piece; `result` is filled in when the stream ends."""
-        for ev in self.events(question, Options.of(history), result):
-            if ev.kind == "token":
-                yield ev.text
+        yield from texts(self.events(question, Options.of(history), result))
 
     def ask(self, question: str, history: list[tuple[str, str]] | None = None,
             options: Options | None = None) -> Answer:

@@ -80,6 +80,11 @@ class Event:
     record: Any = None
 
 
+def texts(events: Iterable[Event]) -> Iterator[str]:
+    """The text of the token events: what the reader is shown, piece by piece."""
+    return (e.text for e in events if e.kind == "token")
+
+
 def released(pieces: Iterable[str], stages: list[tuple[str, Callable[[str], str]]], record: Callable[[str, str], None],
              stream: bool, timings: dict, t0: float, changed: list[str]) -> Iterator[Event]:
     """The token and withdrawn events of a model's `pieces` put through named `stages`, as every answerer gives

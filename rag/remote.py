@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable, Iterator
 
 from rag.answer import Answer, check_question
-from rag.contract import Event, Options
+from rag.contract import Event, Options, texts
 from rag.errors import ShuWenError
 from rag.retrieve import Passage
 from rag.settings import Settings
@@ -27,9 +27,7 @@ class RemoteAsker:
     def stream(self, question: str, history: list[tuple[str, str]] | None = None,
                result: Answer | None = None) -> Iterator[str]:
         """Text pieces as the server streams them; `result` is filled from the final chunk."""
-        for ev in self.events(question, Options.of(history), result):
-            if ev.kind == "token":
-                yield ev.text
+        yield from texts(self.events(question, Options.of(history), result))
 
     def events(self, question: str, options: Options | None = None,
                result: Answer | None = None) -> Iterator[Event]:

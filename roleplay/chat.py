@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.contract import Event, Options, released
+from rag.contract import Event, Options, released, texts
 from rag.errors import BadInputError
 from rag.generate.prompter import chapter_label, load_template
 from rag.generate.repair import repair
@@ -287,7 +287,7 @@ class Character:
         stream = self.settings.release == "stream"
         knobs = (opts.max_tokens or self.settings.max_tokens,
                  self.settings.temperature if opts.temperature is None else opts.temperature)
-        sampling = self.sampling(room)
+        sampling = self.sampling()
         turn = {"messages": messages, "knobs": knobs, "sampling": sampling, "message": message}
         stages = [(name, partial(stage, reply=reply, turn=turn)) for name, stage in self.stages()]
 
@@ -369,9 +369,8 @@ class Character:
         # never nothing: an echo of the question beats an empty bubble with no 🔊
         return text or turn["first"] or "……"
 
-    def sampling(self, room: list[dict] | None = None) -> dict:
-        """Penalties against loops, and stops where the model starts writing the user's (or, in a room, another
-        speaker's) line."""
+    def sampling(self) -> dict:
+        """Penalties against loops, and stops where the model starts writing the user's line."""
         s = self.settings
         stop = [f"\n{USER}：", f"\n{USER}:", "\n用户：", f"{USER}："]
         return {"stop": stop, "presence_penalty": s.roleplay_presence_penalty,
@@ -398,9 +397,7 @@ class Character:
     def stream(self, message: str, history: list[tuple[str, str]] | None = None, reply: Reply | None = None,
                query: str | None = None, room: list[dict] | None = None) -> Iterator[str]:
         """The text the reader is shown, piece by piece; `reply` is filled in when the stream ends."""
-        for ev in self.events(message, Options.of(history), reply, query, room):
-            if ev.kind == "token":
-                yield ev.text
+        yield from texts(self.events(message, Options.of(history), reply, query, room))
 
     def _self_ref(self) -> str:
         return shuwen(self.card).get("self_ref") or "我"
