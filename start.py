@@ -54,7 +54,9 @@ def main(argv: list[str] | None = None) -> int:
            # no file watching: a served app does not hot-reload, and watching a venv overflows inotify
            "--server.fileWatcherType", "none", "--server.runOnSave", "false",
            "--server.maxUploadSize", str(max(1, math.ceil(settings.max_file_mb)))]
-    proc = subprocess.Popen(cmd)
+    # its own process group, so stopping reaches whatever the server started too (a worker left
+    # holding the terminal's pipes would keep the caller waiting after the server itself exited)
+    proc = subprocess.Popen(cmd, start_new_session=True)
 
     def on_term(signum, frame):  # a service manager's SIGTERM stops the server too, like Ctrl-C
         raise KeyboardInterrupt
@@ -63,14 +65,27 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return proc.wait()
     except KeyboardInterrupt:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_group(proc)
         print("stopped", file=sys.stderr)
         return 0
 
+
+def stop_group(proc: subprocess.Popen, grace: float = 10.0) -> None:
+    """SIGTERM the child's process group, SIGKILL it after `grace` seconds."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            continue
+        try:  # the leader is gone; end any member still holding on
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        return
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -21,7 +21,12 @@ def test_start_indexes_serves_and_stops_on_ctrl_c(tmp_path):
     wait_for_server(proc, lambda: urllib.request.urlopen(url + "/_stcore/health", timeout=2).read(), "start.py")
     assert urllib.request.urlopen(url, timeout=5).status == 200
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=30)
+    try:
+        out, err = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        raise AssertionError(f"start.py did not stop within 30 s of Ctrl-C; stderr:\n{err[-3000:]}") from None
     assert proc.returncode == 0
     assert f"http://127.0.0.1:{port}" in out
     assert "indexing the default novel" in err and "stopped" in err
