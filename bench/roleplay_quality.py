@@ -197,6 +197,8 @@ def markdown(report: dict) -> str:
                                                       f"{syss[c]['facts']['questions']})" for c in cols) + " |",
             "| facts right, plain 书问 on the same questions | " + " | ".join(str(syss[c]["facts"]["shuwen"])
                                                                        for c in cols) + " |",
+            "| facts stated wrong (neither right nor refused), character / plain 书问 | " + " | ".join(
+                f"{syss[c]['facts'].get('character_wrong')} / {syss[c]['facts'].get('shuwen_wrong')}" for c in cols) + " |",
             "| facts: first text shown p50 (s) | " + " | ".join(str(syss[c]["facts"]["first_visible_p50_s"])
                                                                  for c in cols) + " |",
             "| stages that changed a reply | " + " | ".join(
@@ -212,6 +214,22 @@ def markdown(report: dict) -> str:
 SYSTEMS = {"before": {"roleplay_facts": False, "roleplay_repair": False, "room_beats": 0,
                       "roleplay_presence_penalty": 0.0, "roleplay_frequency_penalty": 0.0},
            "after": {}}
+
+
+def facts_summary(facts: list[dict]) -> dict:
+    """Right and wrong (a fact stated that is not the book's: neither right nor a refusal) for the character and
+    for plain 书问 on the same questions."""
+    from rag.evaluate import is_refusal
+    from roleplay.quality import says_unknown
+
+    def share(xs: list[bool]) -> float | None:
+        return round(sum(xs) / len(xs), 3) if xs else None
+
+    return {"questions": len(facts), "character": share([f["correct"] for f in facts]),
+            "shuwen": share([f["shuwen"]["correct"] for f in facts]),
+            "character_wrong": share([not f["correct"] and not says_unknown(f["text"]) for f in facts]),
+            "shuwen_wrong": share([not f["shuwen"]["correct"] and not is_refusal(f["shuwen"]["text"]) for f in facts]),
+            "first_visible_p50_s": p50([f["first_visible_s"] for f in facts])}
 
 
 def rescore(report: dict, cards: dict) -> dict:
@@ -238,6 +256,7 @@ def rescore(report: dict, cards: dict) -> dict:
         sysrep["per_mode"] = {md: summary([r for r in rows if r["mode"] == md]) for md in sorted({r["mode"] for r in rows})}
         sysrep["per_character"] = {n: summary([r for r in rows if r["character"] == n]) for n in cards}
         sysrep["rooms_summary"] = room_summary(sysrep["rooms"]) if sysrep["rooms"] else None
+        sysrep["facts"] = facts_summary(sysrep["fact_records"])
     return report
 
 
@@ -344,10 +363,7 @@ def main() -> int:
             "settings": SYSTEMS[label], "summary": summary(rows),
             "per_mode": {md: summary([r for r in rows if r["mode"] == md]) for md in modes},
             "per_character": {n: summary([r for r in rows if r["character"] == n]) for n in cards},
-            "facts": {"questions": len(facts),
-                      "character": round(sum(f["correct"] for f in facts) / len(facts), 3) if facts else None,
-                      "shuwen": round(sum(f["shuwen"]["correct"] for f in facts) / len(facts), 3) if facts else None,
-                      "first_visible_p50_s": p50([f["first_visible_s"] for f in facts])},
+            "facts": facts_summary(facts),
             "rooms_summary": room_summary(rs) if rs else None,
             "fact_records": facts, "replies": rows, "rooms": rs}
         log(f"{label}: " + json.dumps({k: report["systems"][label][k] for k in ("summary", "facts", "rooms_summary")},

@@ -25,7 +25,7 @@ from rag.retrieve import Passage
 from rag.settings import Settings
 from roleplay import store
 from roleplay.card import active_lore, names, normalize, shuwen, substitute
-from roleplay.quality import calls_user_self, cut_loop, is_echo, is_question
+from roleplay.quality import calls_user_self, cut_loop, is_echo, is_question, says_unknown
 
 TEMPLATES = Path(__file__).parent / "prompts"
 MAX_LINES = 400  # own lines kept per character (embedded once, cached beside the card)
@@ -347,8 +347,11 @@ class Character:
 
     def _facts(self, text: str, reply: Reply, turn: dict) -> str:
         facts = reply.facts
-        if facts is None or facts.answer == self.asker.prompter.refusal:
+        if facts is None:
             return text
+        if facts.answer == self.asker.prompter.refusal:
+            # the book does not say: a reply that states something anyway is replaced by not knowing, in voice
+            return text if says_unknown(text) else self.template["facts_unknown"].format(self_ref=self._self_ref())
         from rag.cite import key_overlap
 
         said = _CITATION.sub("", facts.answer).strip()
@@ -378,11 +381,16 @@ class Character:
 
     # --- facts from the book pipeline -----------------------------------------------------------------------
     def book_question(self, message: str) -> str:
-        """The message as a question about the book: the character's name for 你 (悟空，你师父是谁？ →
-        孙悟空师父是谁？)."""
-        own = "|".join(re.escape(n) for n in sorted(self.own(), key=len, reverse=True) if n)
-        q = re.sub(rf"^\s*(?:{own})[，,！!]\s*", "", message.strip()) if own else message.strip()
-        return q.replace("你们", f"{self.name}他们").replace("你", self.name)
+        """The message as a question about the book, the character named for 你 as the user named them
+        (八戒，你的钉钯有多重？ → 八戒的钉钯有多重？; without a name, the card's: 你师父是谁？ → 孙悟空师父是谁？).
+        The user's own word for the character is the one their question and the book's sentence are likeliest to
+        share (猪八戒对玉华王子说… was refused where 八戒对玉华王子说… was answered)."""
+        mine = [n for n in sorted(names(self.card), key=len, reverse=True) if n]
+        msg = message.strip()
+        called = re.match(rf"({'|'.join(map(re.escape, mine))})[，,！!]\s*", msg) if mine else None
+        q = msg[called.end():] if called else msg
+        who = called.group(1) if called else self.name
+        return q.replace("你们", f"{who}他们").replace("你", who)
 
     def book_answer(self, message: str, opts: Options) -> Any:
         """书问's answer to a question about the book (same evidence ranking and support check), or None when the

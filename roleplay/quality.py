@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 
 from rag.answer import asks_for, has_kind
+from rag.evaluate import REFUSAL
+from rag.ingest.decode import to_simplified
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 # words that carry no content of their own: a reply made of the message's characters plus these says nothing new
@@ -18,6 +20,7 @@ _GREETING = re.compile(r"^(?:[\u4e00-\u9fff]{1,6}[，,])?(?:大家好|你好|你
                        r"|说得对|我同意|徒弟们|师父|哥哥|大师兄|老猪|老孙)[，,。！!～~…\s]*$")
 _HELLO = re.compile(r"^(?:哈+[，,！!]?\s*)?(?:大家好|你们好|各位好|诸位好)[，,！!。～~\s]*(?:(?:我是|我叫)[\u4e00-\u9fff]{1,5}[，,。！!]\s*)?")
 _SENTENCE = re.compile(r"[^。！？!?\n]+[。！？!?…”」]*")
+_UNKNOWN = re.compile(r"记不[清真得起]|不记得|想不起|说不[上准清]|不清楚|不晓得|不知|忘了|不敢乱说|没听说")
 _QUESTION = re.compile(r"[？?]|谁|什么|哪|几|多少|怎么|为什么|为何|如何|是否|吗|呢")
 
 
@@ -94,6 +97,11 @@ def is_empty_turn(text: str, previous: list[str], least: int = 10, topic: str = 
     for part in re.split(r"[^\u4e00-\u9fff]+", text):
         new += sum(part[max(0, i - 1):i + 1] not in said and part[i:i + 2] not in said for i in range(len(part)))
     return new < least
+
+
+def says_unknown(reply: str) -> bool:
+    """The reply says it does not know or that the book does not tell (记不清 / 不知道 / 书里没有写)."""
+    return bool(_UNKNOWN.search(reply) or REFUSAL.search(to_simplified(reply)))
 
 
 def is_question(message: str) -> bool:

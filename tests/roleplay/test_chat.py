@@ -125,7 +125,7 @@ def test_a_book_question_is_answered_by_the_book_then_said_in_voice(rp_settings)
     fake = FakeBackend(script=["钱有道。", "裕丰当的东家嘛，在下查过，是钱有道。"], rewrite=None, support=0.9)
     who = Character(s, detective(), backend=fake)
     reply = who.say("沈墨白，你知道裕丰当的东家是谁吗？")
-    assert reply.facts.standalone == "你知道裕丰当的东家是谁吗？".replace("你", "沈墨白")
+    assert reply.facts.standalone == "沈墨白知道裕丰当的东家是谁吗？"
     assert reply.text == "裕丰当的东家嘛，在下查过，是钱有道。" and reply.citations == [2]
     assert "书里的答案：钱有道。" in fake.prompts[-1][-1]["content"]  # the answer, without its citation
     # the voiced reply lost the answer: the book's answer itself, in the first person
@@ -136,7 +136,19 @@ def test_a_book_question_is_answered_by_the_book_then_said_in_voice(rp_settings)
     silent = FakeBackend(script=["在下不清楚。"], rewrite=None, support=0.1)
     reply = Character(s, detective(), backend=silent).say("你的剑有多重？")
     assert reply.facts.answer == "书中没有明确提到。" and "书里没有直接写这件事" in silent.prompts[-1][-1]["content"]
+    assert reply.text == "在下不清楚。" and "facts" not in reply.changed
+    # … and a reply that states a fact the book does not give is replaced by not knowing, in the character's voice
+    bold = FakeBackend(script=["在下的剑重三十斤。"], rewrite=None, support=0.1)
+    reply = Character(s, detective(), backend=bold).say("你的剑有多重？")
+    assert reply.text == "这个在下可记不清了，不敢乱说。" and "facts" in reply.changed
     # an opinion the book does not answer is the character's own: no book step in its prompt
     free = FakeBackend(script=["在下以为，此镇多雨。"], rewrite=None, support=0.1)
     reply = Character(s, detective(), backend=free).say("你怎么看青石镇？")
     assert reply.facts is None and "书里" not in free.prompts[-1][-1]["content"]
+
+
+def test_the_book_is_asked_with_the_name_the_user_called_the_character_by(rp_settings):
+    who = Character(rp_settings, detective(), backend=FakeBackend("……", rewrite=None))
+    assert who.book_question("沈先生，你在当铺门前发现了什么？") == "沈先生在当铺门前发现了什么？"
+    assert who.book_question("你在当铺门前发现了什么？") == "沈墨白在当铺门前发现了什么？"
+    assert who.book_question("师父，收留你的猎户叫什么？") == "师父，收留沈墨白的猎户叫什么？"  # not one of his names

@@ -1,6 +1,15 @@
 """The reader's rules for a character's reply (roleplay/quality.py), on replies the bundled model really gave."""
 
-from roleplay.quality import answers, calls_user_self, cut_loop, is_echo, is_empty_turn, is_loop, recites_lore
+from roleplay.quality import (
+    answers,
+    calls_user_self,
+    cut_loop,
+    is_echo,
+    is_empty_turn,
+    is_loop,
+    recites_lore,
+    says_unknown,
+)
 
 OWN = ("孙悟空", "悟空", "老孙", "齐天大圣")
 
@@ -57,3 +66,8 @@ def test_lore_recited_to_an_unrelated_message():
     assert recites_lore(said, "你最怕什么？", lore)
     assert not recites_lore(said, "说说你的金箍棒。", lore)  # asked about it: the lore is the answer
     assert not recites_lore("老孙最怕师父念紧箍咒。", "你最怕什么？", lore)
+
+
+def test_says_unknown_hears_not_knowing_and_the_books_silence():
+    assert says_unknown("这个老孙可记不清了。") and says_unknown("书里没有写这件事。") and says_unknown("俺也不知。")
+    assert not says_unknown("老孙的金箍棒重一万三千五百斤。")
