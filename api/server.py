@@ -16,13 +16,14 @@ from starlette.exceptions import HTTPException
 
 from api import shapes
 from api.jobs import Job
-from api.service import Conflict, NotFound, Service, shuwen_info, speech
+from api.service import Conflict, NotFound, Service, character_info, shuwen_info, speech
 from api.worker import QueueFull
 from rag.answer import Answer
 from rag.errors import ShuWenError, StoreError
 from rag.index.uploads import FileTooLarge, check_size, save_upload
 from rag.names import check_name, name_from_filename
 from rag.settings import Settings
+from roleplay.chat import Reply
 
 log = logging.getLogger("shuwen.api")
 UPLOAD_PATH = "/v1/novels"
@@ -32,6 +33,8 @@ class Message(BaseModel):
     model_config = ConfigDict(extra="allow")
     role: Literal["system", "developer", "user", "assistant", "tool"]
     content: str | list[dict] | None = None
+    name: str | None = Field(None, max_length=40, description="who speaks (a character's model: another speaker's "
+                             "line; the reader's own lines have no name)")
 
     def text(self) -> str:
         if isinstance(self.content, list):  # OpenAI content parts: only text parts carry a question
@@ -41,7 +44,8 @@ class Message(BaseModel):
 
 class ChatRequest(BaseModel):
     model_config = ConfigDict(extra="allow")  # n, top_p, stream_options … are accepted and ignored
-    model: str = Field(description="a novel's name, as GET /v1/models lists it")
+    model: str = Field(description="a novel's name, or novel/character to talk with a character, as GET /v1/models "
+                       "lists them")
     messages: list[Message] = Field(min_length=1)
     stream: bool = False
     temperature: float | None = Field(None, ge=0, le=2)
@@ -57,6 +61,16 @@ class SpeechRequest(BaseModel):
     model: str = "shuwen-tts"
     voice: str | None = None
     response_format: str = "mp3"
+
+
+def scene(messages: list[Message], character: str) -> list[tuple[str, str]]:
+    """(speaker, text) lines of a conversation with a character: its own turns are the assistant's (unnamed or
+    named as it), a named line is that speaker's, the reader's are 你; system messages are the server's own."""
+    lines = []
+    for m in messages:
+        if m.role in ("user", "assistant"):
+            lines.append((m.name or (character if m.role == "assistant" else "你"), m.text()))
+    return lines
 
 
 def conversation(messages: list[Message]) -> tuple[str, list[tuple[str, str]]]:
@@ -181,15 +195,23 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
 
     @app.get("/v1/models", dependencies=v1, tags=["openai"])
     def models() -> dict:
-        return shapes.listing([shapes.model_entry(m.name, m.built_at) for m in svc.manifests()])
+        return shapes.listing([shapes.model_entry(m.name, m.built_at) for m in svc.manifests()]
+                              + [shapes.model_entry(f"{novel}/{name}", at, "shuwen-character")
+                                 for novel, name, at in svc.characters()])
 
-    @app.get("/v1/models/{name}", dependencies=v1, tags=["openai"])
+    @app.get("/v1/models/{name:path}", dependencies=v1, tags=["openai"])
     def model(name: str) -> dict:
+        if "/" in name:
+            card = svc.card(name)
+            m = svc.manifest(name.partition("/")[0])
+            return shapes.model_entry(f"{m.name}/{card['data']['name']}", m.built_at, "shuwen-character")
         m = svc.manifest(name)
         return shapes.model_entry(m.name, m.built_at)
 
     @app.post("/v1/chat/completions", dependencies=v1, tags=["openai"])
     def chat_completions(req: ChatRequest):
+        if "/" in req.model:
+            return character_completion(req)
         question, history = conversation(req.messages)
         name = svc.manifest(req.model).name
         res = Answer(question, question)
@@ -204,6 +226,25 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
             return shapes.completion(cid, name, res.answer, shuwen_info(res, ticket))
         return StreamingResponse(_stream(cid, name, ticket, res), media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+    def character_completion(req: ChatRequest):
+        """A character's next turn (model `novel/character`), in the same shapes as a book answer."""
+        card = svc.card(req.model)
+        model = f"{card['data']['extensions']['shuwen']['novel']}/{card['data']['name']}"
+        reply = Reply()
+        ticket = svc.roleplay(card, scene(req.messages, card["data"]["name"]), reply, req.temperature,
+                              req.max_tokens or req.max_completion_tokens, req.read_to)
+        cid = shapes.completion_id()
+        if not req.stream:
+            try:
+                "".join(ticket.pieces())
+            except Exception as e:  # noqa: BLE001 — the reply failed on the worker thread
+                return error_response(*_status_for(e))
+            return shapes.completion(cid, model, reply.text, character_info(reply, ticket))
+        return StreamingResponse(_stream(cid, model, ticket, reply, lambda: reply.text,
+                                         lambda: character_info(reply, ticket)),
+                                 media_type="text/event-stream", headers={"Cache-Control": "no-cache",
+                                                                          "X-Accel-Buffering": "no"})
 
     @app.post("/v1/audio/speech", dependencies=v1, tags=["openai"])
     def audio_speech(req: SpeechRequest) -> Response:
@@ -257,8 +298,11 @@ def _status_for(e: BaseException) -> tuple[int, str]:
     return 503, "the chat model is not available; see the server log"
 
 
-def _stream(cid: str, name: str, ticket, res: Answer):
-    """SSE chunks: the queue position first, the text as generated, then the finish with `shuwen`."""
+def _stream(cid: str, name: str, ticket, res: Answer, final=None, info=None):
+    """SSE chunks: the queue position first, the text as generated, then the finish with `shuwen`; `final` and
+    `info` give the finished text and the `shuwen` object of other replies than a book answer."""
+    final = final or (lambda: res.answer)
+    info = info or (lambda: shuwen_info(res, ticket))
     yield shapes.sse(shapes.chunk(cid, name, {"role": "assistant", "content": ""},
                                   shuwen={"queue_position": ticket.position}))
     sent = ""
@@ -277,8 +321,9 @@ def _stream(cid: str, name: str, ticket, res: Answer):
     finally:
         ticket.cancelled.set()  # no-op when the answer finished
     # the finished answer may add the citation (or repair the model's text); a plain client gets the tail
-    tail = res.answer[len(sent):] if res.answer.startswith(sent) else ""
-    yield shapes.sse(shapes.chunk(cid, name, {"content": tail} if tail else {}, "stop", shuwen_info(res, ticket)))
+    text = final()
+    tail = text[len(sent):] if text.startswith(sent) else ""
+    yield shapes.sse(shapes.chunk(cid, name, {"content": tail} if tail else {}, "stop", info()))
     yield shapes.sse("[DONE]")
 
 

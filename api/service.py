@@ -16,7 +16,7 @@ from api.jobs import Jobs
 from api.worker import ModelWorker, Ticket
 from rag.answer import Answer, Asker, check_question
 from rag.contract import Options
-from rag.errors import ShuWenError, StoreError
+from rag.errors import BadInputError, ShuWenError, StoreError
 from rag.index.store import Library, Manifest
 from rag.names import check_name
 from rag.retrieve import Passage, Retriever
@@ -114,6 +114,50 @@ class Service:
 
         return self.worker.submit(work)
 
+    # --- characters ---------------------------------------------------------------------------------
+    def characters(self) -> list[tuple[str, str, float]]:
+        """(novel, character, built_at) of every stored card whose novel is built: each is a model `novel/name`."""
+        from roleplay import store
+
+        return [(m.name, n, m.built_at) for m in self.manifests() for n in store.list_names(self.settings, m.name)]
+
+    def card(self, model: str) -> dict:
+        """The card a model `novel/character` names (404 for an unknown novel or character)."""
+        from roleplay import store
+
+        novel, _, name = model.partition("/")
+        self.manifest(novel)
+        name = check_name(name)
+        try:
+            return store.load(self.settings, novel, name)
+        except BadInputError as e:
+            raise NotFound(str(e)) from None
+
+    def roleplay(self, card: dict, lines: list[tuple[str, str]], reply, temperature: float | None = None,
+                 max_tokens: int | None = None, read_to: str | None = None) -> Ticket:
+        """Queue the character's next turn after a conversation of (speaker, text) lines (the reader is 你; other
+        speakers' lines stay theirs); `reply` (roleplay.chat.Reply) is complete when the ticket's pieces end."""
+        from roleplay.chat import Character, own_model
+        from roleplay.scene import as_history
+
+        parse_read_to(read_to)
+        novel = card["data"]["extensions"]["shuwen"]["novel"]
+        retriever = self.retriever(novel)
+        who = Character(self.settings, card, retriever=retriever,
+                        backend=None if own_model(card) else self.backend())  # the card's own model, else the server's
+        history, message = as_history(lines, who.own())
+        if not message.strip():
+            raise ShuWenError("the conversation must end with a line the character has not answered yet")
+        check_question(message)
+        options = Options.of(history, temperature=temperature, max_tokens=max_tokens, read_to=read_to)
+
+        def work() -> Iterator[str]:
+            for event in who.events(message, options, reply):
+                if event.kind == "token":
+                    yield event.text
+
+        return self.worker.submit(work)
+
     def ready(self) -> tuple[bool, str]:
         """Whether answers can be served now, and why not."""
         if not self.worker.ready.is_set():
@@ -138,6 +182,12 @@ def shuwen_info(res: Answer, ticket: Ticket) -> dict:
             "support": res.support, "citations": res.citations, "cited_chunk": res.cited_chunk,
             "not_yet": res.not_yet, "ungrounded": res.ungrounded, "changed": res.changed,
             "timings": {**res.timings, "queue_s": ticket.queue_s}, "queue_position": ticket.position}
+
+
+def character_info(reply, ticket: Ticket) -> dict:
+    """The `shuwen` object of a character's reply: its 出处, the book's answer it said, the stages that changed it."""
+    return {**reply.to_dict(), "timings": {**reply.timings, "queue_s": ticket.queue_s},
+            "queue_position": ticket.position}
 
 
 def speech(settings: Settings, text: str, voice: str | None, fmt: str) -> tuple[bytes, str]:

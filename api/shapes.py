@@ -43,8 +43,9 @@ def sse(data: dict | str) -> str:
     return f"data: {data if isinstance(data, str) else json.dumps(data, ensure_ascii=False)}\n\n"
 
 
-def model_entry(name: str, built_at: float) -> dict:
-    return {"id": name, "object": "model", "created": int(built_at), "owned_by": "shuwen"}
+def model_entry(name: str, built_at: float, owned_by: str = "shuwen") -> dict:
+    """A model of GET /v1/models: a novel (owned_by shuwen) or a character of one (shuwen-character)."""
+    return {"id": name, "object": "model", "created": int(built_at), "owned_by": owned_by}
 
 
 def listing(data: list[dict]) -> dict:

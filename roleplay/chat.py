@@ -117,6 +117,12 @@ def settings_for(settings: Settings, card: dict) -> Settings:
     return settings.replace(**over) if over else settings
 
 
+def own_model(card: dict) -> bool:
+    """The card names its own backend, endpoint, model or adapter (else it speaks through the caller's model)."""
+    sw = shuwen(card)
+    return any(sw.get(k) for k in ("backend", "endpoint", "model", "adapter"))
+
+
 def examples(card: dict, char: str, user: str = USER) -> str:
     """mes_example's <START> blocks as plain dialogue, macros substituted."""
     raw = card["data"]["mes_example"]
