@@ -58,20 +58,26 @@ def main(argv: list[str] | None = None) -> int:
     # holding the terminal's pipes would keep the caller waiting after the server itself exited)
     proc = subprocess.Popen(cmd, start_new_session=True)
 
-    def on_term(signum, frame):  # a service manager's SIGTERM stops the server too, like Ctrl-C
+    def on_term(signum, frame):  # a service manager's SIGTERM or a closed terminal stops the server too, like Ctrl-C
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGHUP, on_term)
     try:
-        return proc.wait()
+        code = proc.wait()
     except KeyboardInterrupt:
         stop_group(proc)
         print("stopped", file=sys.stderr)
         return 0
+    stop_group(proc, grace=0)  # the server exited by itself: nothing it started outlives it
+    return code
 
 
 def stop_group(proc: subprocess.Popen, grace: float = 10.0) -> None:
-    """SIGTERM the child's process group, SIGKILL it after `grace` seconds."""
+    """SIGTERM the child's process group, SIGKILL it after `grace` seconds; a second Ctrl-C meanwhile is ignored,
+    so stopping always finishes."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
     for sig in (signal.SIGTERM, signal.SIGKILL):
         try:
             os.killpg(proc.pid, sig)
@@ -86,6 +92,7 @@ def stop_group(proc: subprocess.Popen, grace: float = 10.0) -> None:
         except ProcessLookupError:
             pass
         return
+
 
 if __name__ == "__main__":
     sys.exit(main())

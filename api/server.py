@@ -5,6 +5,8 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import logging
+import re
+import unicodedata
 from typing import Literal
 
 from fastapi import Depends, FastAPI, File, Form, Query, Request, UploadFile
@@ -65,12 +67,21 @@ class SpeechRequest(BaseModel):
 
 def scene(messages: list[Message], character: str) -> list[tuple[str, str]]:
     """(speaker, text) lines of a conversation with a character: its own turns are the assistant's (unnamed or
-    named as it), a named line is that speaker's, the reader's are 你; system messages are the server's own."""
+    named as it), a named line is that speaker's, the reader's are 你. System messages are dropped: the character's
+    card and the book make its prompt."""
     lines = []
     for m in messages:
         if m.role in ("user", "assistant"):
-            lines.append((m.name or (character if m.role == "assistant" else "你"), m.text()))
+            lines.append((speaker_name(m.name) or (character if m.role == "assistant" else "你"), m.text()))
     return lines
+
+
+def speaker_name(name: str | None) -> str:
+    """A message's `name` as a speaker (NFC, trimmed); one that could forge a line of the scene is a bad request."""
+    n = unicodedata.normalize("NFC", name or "").strip()
+    if any(unicodedata.category(c)[0] == "C" for c in n) or re.search(r"[：:]", n):
+        raise ShuWenError(f"a message's name may not hold line breaks, control characters or colons: {name!r}")
+    return n
 
 
 def conversation(messages: list[Message]) -> tuple[str, list[tuple[str, str]]]:

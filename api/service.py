@@ -126,12 +126,15 @@ class Service:
         from roleplay import store
 
         novel, _, name = model.partition("/")
-        self.manifest(novel)
-        name = check_name(name)
+        m = self.manifest(novel)
+        path = store.card_path(self.settings, m.name, check_name(name, "character"))
+        if not path.is_file():
+            have = ", ".join(store.list_names(self.settings, m.name)) or "none"
+            raise NotFound(f"no character {name!r} for 《{m.name}》 (have: {have}); GET /v1/models lists them")
         try:
-            return store.load(self.settings, novel, name)
-        except BadInputError as e:
-            raise NotFound(str(e)) from None
+            return store.load(self.settings, m.name, path.stem)
+        except BadInputError as e:  # a stored card that no longer reads is the server's fault, not the request's
+            raise RuntimeError(f"the stored card {path.name} of 《{m.name}》 does not read: {e}") from None
 
     def roleplay(self, card: dict, lines: list[tuple[str, str]], reply, temperature: float | None = None,
                  max_tokens: int | None = None, read_to: str | None = None) -> Ticket:
@@ -141,17 +144,16 @@ class Service:
         from roleplay.scene import as_history
 
         parse_read_to(read_to)
-        novel = card["data"]["extensions"]["shuwen"]["novel"]
-        retriever = self.retriever(novel)
-        who = Character(self.settings, card, retriever=retriever,
-                        backend=None if own_model(card) else self.backend())  # the card's own model, else the server's
-        history, message = as_history(lines, who.own())
+        retriever = self.retriever(card["data"]["extensions"]["shuwen"]["novel"])
+        history, message = as_history(lines, Character(self.settings, card).own())
         if not message.strip():
             raise ShuWenError("the conversation must end with a line the character has not answered yet")
         check_question(message)
         options = Options.of(history, temperature=temperature, max_tokens=max_tokens, read_to=read_to)
 
         def work() -> Iterator[str]:
+            # the model loads on the worker thread, like a book answer's: the card's own model, else the server's
+            who = Character(self.settings, card, retriever=retriever, backend=None if own_model(card) else self.backend())
             for event in who.events(message, options, reply):
                 if event.kind == "token":
                     yield event.text

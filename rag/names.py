@@ -12,17 +12,17 @@ MAX_NAME_CHARS = 60
 _FORBIDDEN = re.compile(r"[/\\]")
 
 
-def check_name(name: str) -> str:
-    """`name` (NFC, trimmed) when it can name a store, else one BadInputError that says why."""
+def check_name(name: str, what: str = "novel") -> str:
+    """`name` (NFC, trimmed) when it can name a store (or a card: `what`), else one BadInputError that says why."""
     n = unicodedata.normalize("NFC", str(name or "")).strip()
     if not n:
-        raise BadInputError("the novel name is empty")
+        raise BadInputError(f"the {what} name is empty")
     if len(n) > MAX_NAME_CHARS:
-        raise BadInputError(f"the novel name is {len(n)} characters long; use at most {MAX_NAME_CHARS}")
+        raise BadInputError(f"the {what} name is {len(n)} characters long; use at most {MAX_NAME_CHARS}")
     if any(unicodedata.category(c)[0] == "C" for c in n):
-        raise BadInputError("the novel name contains control characters")
+        raise BadInputError(f"the {what} name contains control characters")
     if _FORBIDDEN.search(n) or ".." in n or n.startswith("."):
-        raise BadInputError(f"novel name {n!r} may not contain slashes or '..' or start with '.'")
+        raise BadInputError(f"{what} name {n!r} may not contain slashes or '..' or start with '.'")
     return n
 
 

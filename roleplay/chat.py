@@ -25,7 +25,7 @@ from rag.retrieve import Passage
 from rag.settings import Settings
 from roleplay import store
 from roleplay.card import active_lore, names, normalize, shuwen, substitute
-from roleplay.quality import calls_user_self, cut_loop, is_echo, is_question, says_unknown
+from roleplay.quality import calls_user_self, cut_loop, is_echo, is_question, new_chars, says_unknown
 
 TEMPLATES = Path(__file__).parent / "prompts"
 MAX_LINES = 400  # own lines kept per character (embedded once, cached beside the card)
@@ -115,6 +115,13 @@ def settings_for(settings: Settings, card: dict) -> Settings:
         if not gguf:
             over.setdefault("chat_backend", "transformers")
     return settings.replace(**over) if over else settings
+
+
+def last_line(message: str) -> str:
+    """The line a reply answers: a scene's message is the others' lines since the character last spoke, each
+    labelled `speaker：`; the last one, without its label."""
+    lines = [x.strip() for x in message.strip().splitlines() if x.strip()]
+    return re.sub(r"^[^：:\s]{1,12}[：:]\s*", "", lines[-1]) if lines else ""
 
 
 def own_model(card: dict) -> bool:
@@ -317,6 +324,13 @@ class Character:
         return [("reading", self._reading), ("loop", self._loop), ("echo", self._echo), ("address", self._address),
                 ("facts", self._facts), ("character", self._character)]
 
+    def card_text(self) -> str:
+        """What the card says of the character: description, personality, scenario, identity and lore."""
+        d = self.card["data"]
+        lore = [e.get("content", "") for e in (d.get("character_book") or {}).get("entries", [])]
+        return "\n".join([d.get("description", ""), d.get("personality", ""), d.get("scenario", ""),
+                          shuwen(self.card).get("identity", ""), *lore])
+
     def own(self) -> tuple[str, ...]:
         """The character's names and self-reference."""
         return tuple(dict.fromkeys([*names(self.card), self._self_ref()]))
@@ -356,8 +370,11 @@ class Character:
         if facts is None:
             return text
         if facts.answer == self.asker.prompter.refusal:
-            # the book does not say: a reply that states something anyway is replaced by not knowing, in voice
-            return text if says_unknown(text) else self.template["facts_unknown"].format(self_ref=self._self_ref())
+            # the book does not say: a reply that states something beyond the question and the card anyway is
+            # replaced by not knowing, in voice (the prompt allowed what the card says)
+            if says_unknown(text) or new_chars(text, turn["message"] + self.card_text(), self.own()) <= 2:
+                return text
+            return self.template["facts_unknown"].format(self_ref=self._self_ref())
         from rag.cite import key_overlap
 
         said = _CITATION.sub("", facts.answer).strip()
@@ -392,7 +409,7 @@ class Character:
         The user's own word for the character is the one their question and the book's sentence are likeliest to
         share (猪八戒对玉华王子说… was refused where 八戒对玉华王子说… was answered)."""
         mine = [n for n in sorted(names(self.card), key=len, reverse=True) if n]
-        msg = message.strip()
+        msg = last_line(message)
         called = re.match(rf"({'|'.join(map(re.escape, mine))})[，,！!]\s*", msg) if mine else None
         q = msg[called.end():] if called else msg
         who = called.group(1) if called else self.name
@@ -401,10 +418,11 @@ class Character:
     def book_answer(self, message: str, opts: Options) -> Any:
         """书问's answer to a question about the book (same evidence ranking and support check), or None when the
         message asks nothing of the book: an opinion whose passages do not answer it, or no book at all."""
-        if not (self.settings.roleplay_facts and self.grounded and self.asker is not None and is_question(message)):
+        asked = last_line(message)
+        if not (self.settings.roleplay_facts and self.grounded and self.asker is not None and is_question(asked)):
             return None
         res = self.asker.ask(self.book_question(message), options=Options(read_to=opts.read_to, temperature=0.0))
-        if res.answer == self.asker.prompter.refusal and not _FACTUAL.search(message):
+        if res.answer == self.asker.prompter.refusal and not _FACTUAL.search(asked):
             return None  # 你怎么看天庭？ is the character's to answer, not the book's
         return res
 

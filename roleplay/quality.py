@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 
 from rag.answer import asks_for, has_kind
-from rag.evaluate import REFUSAL
 from rag.ingest.decode import to_simplified
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -20,7 +19,9 @@ _GREETING = re.compile(r"^(?:[\u4e00-\u9fff]{1,6}[，,])?(?:大家好|你好|你
                        r"|说得对|我同意|徒弟们|师父|哥哥|大师兄|老猪|老孙)[，,。！!～~…\s]*$")
 _HELLO = re.compile(r"^(?:哈+[，,！!]?\s*)?(?:大家好|你们好|各位好|诸位好)[，,！!。～~\s]*(?:(?:我是|我叫)[\u4e00-\u9fff]{1,5}[，,。！!]\s*)?")
 _SENTENCE = re.compile(r"[^。！？!?\n]+[。！？!?…”」]*")
-_UNKNOWN = re.compile(r"记不[清真得起]|不记得|想不起|说不[上准清]|不清楚|不晓得|不知|忘了|不敢乱说|没听说")
+# not knowing, in a character's words or the book's (不知不觉 / 别忘了 / 并未 say nothing of the kind)
+_UNKNOWN = re.compile(r"记不[清真得起]|不记得|想不起|说不[上准清]|不清楚|不晓得|不知道|不敢乱说|没听说|忘记了"
+                      r"|书[中里](?:并)?没有|原文(?:中)?(?:并)?没有|没有(?:提到|提及|写到|记载)|不得而知|无法(?:回答|确定)")
 _QUESTION = re.compile(r"[？?]|谁|什么|哪|几|多少|怎么|为什么|为何|如何|是否|吗|呢")
 
 
@@ -101,7 +102,7 @@ def is_empty_turn(text: str, previous: list[str], least: int = 10, topic: str = 
 
 def says_unknown(reply: str) -> bool:
     """The reply says it does not know or that the book does not tell (记不清 / 不知道 / 书里没有写)."""
-    return bool(_UNKNOWN.search(reply) or REFUSAL.search(to_simplified(reply)))
+    return bool(_UNKNOWN.search(to_simplified(reply)))
 
 
 def is_question(message: str) -> bool:

@@ -141,6 +141,10 @@ def test_a_book_question_is_answered_by_the_book_then_said_in_voice(rp_settings)
     bold = FakeBackend(script=["在下的剑重三十斤。"], rewrite=None, support=0.1)
     reply = Character(s, detective(), backend=bold).say("你的剑有多重？")
     assert reply.text == "这个在下可记不清了，不敢乱说。" and "facts" in reply.changed
+    # … but what the card itself says stays (the prompt allows it): the sword's name is in his lore
+    lore = FakeBackend(script=["在下的剑名叫寒汀。"], rewrite=None, support=0.1)
+    reply = Character(s, detective(), backend=lore).say("你的剑叫什么名字？")
+    assert reply.facts.answer == "书中没有明确提到。" and reply.text == "在下的剑名叫寒汀。"
     # an opinion the book does not answer is the character's own: no book step in its prompt
     free = FakeBackend(script=["在下以为，此镇多雨。"], rewrite=None, support=0.1)
     reply = Character(s, detective(), backend=free).say("你怎么看青石镇？")
@@ -152,3 +156,6 @@ def test_the_book_is_asked_with_the_name_the_user_called_the_character_by(rp_set
     assert who.book_question("沈先生，你在当铺门前发现了什么？") == "沈先生在当铺门前发现了什么？"
     assert who.book_question("你在当铺门前发现了什么？") == "沈墨白在当铺门前发现了什么？"
     assert who.book_question("师父，收留你的猎户叫什么？") == "师父，收留沈墨白的猎户叫什么？"  # not one of his names
+    # a scene's message is the others' lines since he last spoke: the question is the last line, label dropped
+    scene = "周伯年：先生请坐。\n顾小满：沈先生，你在当铺门前发现了什么？"
+    assert who.book_question(scene) == "沈先生在当铺门前发现了什么？"

@@ -71,3 +71,4 @@ def test_lore_recited_to_an_unrelated_message():
 def test_says_unknown_hears_not_knowing_and_the_books_silence():
     assert says_unknown("这个老孙可记不清了。") and says_unknown("书里没有写这件事。") and says_unknown("俺也不知。")
     assert not says_unknown("老孙的金箍棒重一万三千五百斤。")
+    assert not says_unknown("不知不觉，老孙到了火焰山。") and not says_unknown("别忘了，他并未走远。")
