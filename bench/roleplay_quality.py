@@ -310,7 +310,8 @@ def main() -> int:
     for c in cards.values():
         c["data"]["extensions"]["shuwen"]["adapter"] = args.adapter or c["data"]["extensions"]["shuwen"]["adapter"]
     items = [x for path in args.qa for x in load_qa(path) if x.get("answers")]
-    asker = Asker(base, args.novel)
+    # plain 书问 as a reader gets it: the shipped settings (temperature 0.1), not the characters' temperature
+    asker = Asker(load_settings(), args.novel)
     m = asker.retriever.manifest
     book = load_for(base, Path(m.source_path), m.name).original
     t0 = time.time()

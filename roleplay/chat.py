@@ -35,8 +35,9 @@ _ASSISTANT = re.compile(r"作为(?:一个|一名)?(?:AI|人工智能|语言模�
                         r"(?:AI|人工智能|语言模型|AI助手|智能助手|虚拟助手)|(?:大|人工智能)?语言模型|通义千问|Qwen|阿里云"
                         r"|as an AI|I am an AI|language model", re.I)
 _CITATION = re.compile(r"〔[^〕]*〕")
-# a question whose answer is a fact of the book (who, where, which, how many, when, what is it called)
-_FACTUAL = re.compile(r"谁|哪|几|多少|多[大远重长久高]|何时|何处|什么时候|什么地方|叫什么|什么名|是什么|用什么|什么(?:兵器|法宝|宝贝|东西|来历)")
+# a question whose answer is a fact of the book (who, where, which, how many, when, what is it called); 哪些 asks
+# for a view as often as a fact (别人应该了解你哪些事？), so it is the character's unless the book answers
+_FACTUAL = re.compile(r"谁|哪(?!些)|几|多少|多[大远重长久高]|何时|何处|什么时候|什么地方|叫什么|什么名|是什么|用什么|什么(?:兵器|法宝|宝贝|东西|来历)")
 _FIRST_PERSON = re.compile(r"我|俺|咱|吾|本(?:王|宫|座|官)|在下|老孙|老猪|贫僧|洒家|老身|奴家|小的|末将")
 
 
@@ -384,7 +385,9 @@ class Character:
         # the voiced reply lost the book's answer: say the answer itself, in the first person
         for n in sorted(names(self.card), key=len, reverse=True):
             said = said.replace(n, self._self_ref())
-        return cut_loop(said)
+        said = cut_loop(said)
+        # … unless what is left of it only restates the question (书问's answer looped on the question)
+        return text if is_echo(said, turn["message"], self.own()) else said
 
     def _character(self, text: str, reply: Reply, turn: dict) -> str:
         if why := breaks_character(text, self.card):

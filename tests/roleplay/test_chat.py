@@ -2,10 +2,11 @@
 
 import pytest
 
+from rag.contract import Answer
 from rag.errors import BadInputError
 from roleplay import store
 from roleplay.card import new_card
-from roleplay.chat import Character
+from roleplay.chat import Character, Reply
 from tests.fakes import FakeBackend
 from tests.roleplay.conftest import detective
 
@@ -132,6 +133,13 @@ def test_a_book_question_is_answered_by_the_book_then_said_in_voice(rp_settings)
     lost = FakeBackend(script=["钱有道。", "在下记不清了。"], rewrite=None, support=0.9)
     reply = Character(s, detective(), backend=lost).say("裕丰当的东家是谁？")
     assert "facts" in reply.changed and reply.text == "钱有道。"
+    # … but a book answer that, loop cut, only restates the question is never put back
+    who = Character(s, detective(), backend=FakeBackend("……", rewrite=None))
+    facts = dict(who.stages())["facts"]
+    looped = Reply(facts=Answer("你怎么看裕丰当？", "沈墨白怎么看裕丰当？", answer="沈墨白怎么看裕丰当？沈墨白怎么看裕丰当？钱掌柜为人阴狠。"))
+    assert facts("在下以为，此人可疑。", reply=looped, turn={"message": "你怎么看裕丰当？"}) == "在下以为，此人可疑。"
+    said = Reply(facts=Answer("裕丰当的东家是谁？", "裕丰当的东家是谁？", answer="钱有道。〔第二回〕"))
+    assert facts("在下记不清了。", reply=said, turn={"message": "裕丰当的东家是谁？"}) == "钱有道。"
     # the book does not tell: the character is told to say so, never to invent
     silent = FakeBackend(script=["在下不清楚。"], rewrite=None, support=0.1)
     reply = Character(s, detective(), backend=silent).say("你的剑有多重？")
@@ -149,6 +157,9 @@ def test_a_book_question_is_answered_by_the_book_then_said_in_voice(rp_settings)
     free = FakeBackend(script=["在下以为，此镇多雨。"], rewrite=None, support=0.1)
     reply = Character(s, detective(), backend=free).say("你怎么看青石镇？")
     assert reply.facts is None and "书里" not in free.prompts[-1][-1]["content"]
+    own = FakeBackend(script=["在下心细，专破奇案。"], rewrite=None, support=0.1)
+    reply = Character(s, detective(), backend=own).say("别人应该了解你哪些事？")
+    assert reply.facts is None and reply.text == "在下心细，专破奇案。"
 
 
 def test_the_book_is_asked_with_the_name_the_user_called_the_character_by(rp_settings):
