@@ -309,7 +309,7 @@ def _status_for(e: BaseException) -> tuple[int, str]:
     return 503, "the chat model is not available; see the server log"
 
 
-def _stream(cid: str, name: str, ticket, res: Answer, final=None, info=None):
+def _stream(cid: str, name: str, ticket, res: Answer | Reply, final=None, info=None):
     """SSE chunks: the queue position first, the text as generated, then the finish with `shuwen`; `final` and
     `info` give the finished text and the `shuwen` object of other replies than a book answer."""
     final = final or (lambda: res.answer)
