@@ -228,15 +228,7 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
         res = Answer(question, question)
         ticket = svc.ask(name, question, history, res, req.temperature, req.max_tokens or req.max_completion_tokens,
                          req.read_to)
-        cid = shapes.completion_id()
-        if not req.stream:
-            try:
-                "".join(ticket.pieces())
-            except Exception as e:  # noqa: BLE001 — the answer failed on the worker thread
-                return error_response(*_status_for(e))
-            return shapes.completion(cid, name, res.answer, shuwen_info(res, ticket))
-        return StreamingResponse(_stream(cid, name, ticket, res), media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        return respond(req.stream, name, ticket, lambda: res.answer, lambda: shuwen_info(res, ticket))
 
     def character_completion(req: ChatRequest):
         """A character's next turn (model `novel/character`), in the same shapes as a book answer."""
@@ -245,17 +237,7 @@ def create_app(settings: Settings, service: Service | None = None) -> FastAPI:
         reply = Reply()
         ticket = svc.roleplay(card, scene(req.messages, card["data"]["name"]), reply, req.temperature,
                               req.max_tokens or req.max_completion_tokens, req.read_to)
-        cid = shapes.completion_id()
-        if not req.stream:
-            try:
-                "".join(ticket.pieces())
-            except Exception as e:  # noqa: BLE001 — the reply failed on the worker thread
-                return error_response(*_status_for(e))
-            return shapes.completion(cid, model, reply.text, character_info(reply, ticket))
-        return StreamingResponse(_stream(cid, model, ticket, reply, lambda: reply.text,
-                                         lambda: character_info(reply, ticket)),
-                                 media_type="text/event-stream", headers={"Cache-Control": "no-cache",
-                                                                          "X-Accel-Buffering": "no"})
+        return respond(req.stream, model, ticket, lambda: reply.text, lambda: character_info(reply, ticket))
 
     @app.post("/v1/audio/speech", dependencies=v1, tags=["openai"])
     def audio_speech(req: SpeechRequest) -> Response:
@@ -309,11 +291,22 @@ def _status_for(e: BaseException) -> tuple[int, str]:
     return 503, "the chat model is not available; see the server log"
 
 
-def _stream(cid: str, name: str, ticket, res: Answer | Reply, final=None, info=None):
-    """SSE chunks: the queue position first, the text as generated, then the finish with `shuwen`; `final` and
-    `info` give the finished text and the `shuwen` object of other replies than a book answer."""
-    final = final or (lambda: res.answer)
-    info = info or (lambda: shuwen_info(res, ticket))
+def respond(stream: bool, model: str, ticket, text, info):
+    """The chat completion of a queued reply (a book answer or a character's): `text()` and `info()` give its final
+    text and `shuwen` object once the ticket's pieces end; streamed as SSE chunks, or whole."""
+    cid = shapes.completion_id()
+    if not stream:
+        try:
+            "".join(ticket.pieces())
+        except Exception as e:  # noqa: BLE001 — the reply failed on the worker thread
+            return error_response(*_status_for(e))
+        return shapes.completion(cid, model, text(), info())
+    return StreamingResponse(_stream(cid, model, ticket, text, info), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+def _stream(cid: str, name: str, ticket, final, info):
+    """SSE chunks: the queue position first, the text as generated, then the finish with `shuwen`."""
     yield shapes.sse(shapes.chunk(cid, name, {"role": "assistant", "content": ""},
                                   shuwen={"queue_position": ticket.position}))
     sent = ""
