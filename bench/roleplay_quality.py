@@ -274,6 +274,8 @@ def main() -> int:
     ap.add_argument("--systems", default="before,after", help="which of before,after to run")
     ap.add_argument("--adapter", default="", help="a character LoRA (.gguf) given to every chosen card")
     ap.add_argument("--facts", action=argparse.BooleanOptionalAction, default=True, help="ask the eval questions")
+    ap.add_argument("--replies", action=argparse.BooleanOptionalAction, default=True,
+                    help="the free questions, tasks and views")
     ap.add_argument("--rooms", action=argparse.BooleanOptionalAction, default=True, help="run the chatrooms")
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "roleplay-quality.json")
     ap.add_argument("--transcripts", type=Path, default=ROOT / "docs" / "roleplay-transcripts.md",
@@ -301,7 +303,7 @@ def main() -> int:
     from roleplay.card import new_card, read_card
     from roleplay.chat import Character
 
-    base = load_settings(temperature=args.temperature)
+    base = load_settings(roleplay_temperature=args.temperature)
     order = list(ADDRESS)
     cards = {c["data"]["name"]: c for c in (read_card(p) for p in sorted(args.cards.glob("*.json")))}
     cards = dict(sorted(cards.items(), key=lambda kv: (kv[0] not in order, order.index(kv[0]) if kv[0] in order else 0)))
@@ -310,7 +312,7 @@ def main() -> int:
     for c in cards.values():
         c["data"]["extensions"]["shuwen"]["adapter"] = args.adapter or c["data"]["extensions"]["shuwen"]["adapter"]
     items = [x for path in args.qa for x in load_qa(path) if x.get("answers")]
-    # plain 书问 as a reader gets it: the shipped settings (temperature 0.1), not the characters' temperature
+    # plain 书问 as a reader gets it: the shipped settings (temperature 0.1, as the characters' book step)
     asker = Asker(load_settings(), args.novel)
     m = asker.retriever.manifest
     book = load_for(base, Path(m.source_path), m.name).original
@@ -335,7 +337,7 @@ def main() -> int:
         for i, (name, card) in enumerate(cards.items()):
             voice = voice_of(card, book)
             who = Character(s, card, retriever=asker.retriever)
-            for mode, prompt, query in prompts_for(who, cards, i < args.task_characters):
+            for mode, prompt, query in prompts_for(who, cards, i < args.task_characters) if args.replies else ():
                 row = score(who.say(prompt, query=query), card, book, voice, prompt)
                 row.update(character=name, prompt=prompt, mode=mode)
                 rows.append(row)
@@ -347,6 +349,7 @@ def main() -> int:
                 r = Character(s, card, retriever=asker.retriever).say(q)
                 rec = {"id": it["id"], "character": name, "question": q, "answers": it["answers"], "text": r.text,
                        "correct": answer_correct(r.text, it), "citations": r.citations,
+                       "book": None if r.facts is None else {"question": r.facts.standalone, "answer": r.facts.answer},
                        "first_visible_s": r.timings.get("first_visible_s")}
                 if it["id"] not in plain:  # plain 书问 on the same question: the same for both systems
                     text = asker.ask(it["question"]).answer

@@ -150,6 +150,8 @@ class RoleplaySettings:
     roleplay_facts: bool = setting(True, "a question about the book is first answered like 书问's answers (evidence "
                                    "ranking, support check); the character then says that answer in its voice, "
                                    "and says the book does not tell when it does not")
+    roleplay_temperature: float = setting(0.7, "sampling temperature of a character's voice (a question about the "
+                                          "book is first answered at `temperature`, as 书问 answers it)")
     roleplay_presence_penalty: float = setting(0.3, "OpenAI's presence penalty for characters (llama.cpp and "
                                                "OpenAI-compatible servers take it): fewer loops")
     roleplay_frequency_penalty: float = setting(0.3, "OpenAI's frequency penalty for characters")

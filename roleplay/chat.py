@@ -38,6 +38,9 @@ _CITATION = re.compile(r"〔[^〕]*〕")
 # a question whose answer is a fact of the book (who, where, which, how many, when, what is it called); 哪些 asks
 # for a view as often as a fact (别人应该了解你哪些事？), so it is the character's unless the book answers
 _FACTUAL = re.compile(r"谁|哪(?!些)|几|多少|多[大远重长久高]|何时|何处|什么时候|什么地方|叫什么|什么名|是什么|用什么|什么(?:兵器|法宝|宝贝|东西|来历)")
+# a message's opening address by title or kinship (师父！ / 沈先生， / 二师兄，): who is spoken to, not the question
+_ADDRESS = re.compile(r"[\u4e00-\u9fff]{0,3}(?:师父|师傅|师兄|师弟|先生|大人|老爷|长老|大王|大圣|陛下|主公|丞相|将军|公子"
+                      r"|小姐|姑娘|娘子|哥哥|兄弟|贤弟|[兄哥弟姐妹叔伯爷娘])[，,！!]\s*")
 _FIRST_PERSON = re.compile(r"我|俺|咱|吾|本(?:王|宫|座|官)|在下|老孙|老猪|贫僧|洒家|老身|奴家|小的|末将")
 
 
@@ -222,7 +225,7 @@ class Character:
         t, d, sw = self.template, self.card["data"], shuwen(self.card)
         recent = " ".join([q + a for q, a in (history or [])[-2:]] + [message])
         query = query or f"{self.name} {message}"
-        answered = reply.facts is not None and reply.facts.answer != self.asker.prompter.refusal
+        answered = reply.facts is not None and not self.refused(reply.facts)
         # with the book's answer in hand the passages would only lengthen the prompt (≈ 4 s more to the first token);
         # the reply then stands on the passages the answer came from, which is what 出处 shows
         shown = [] if answered else self.passages(query)
@@ -253,8 +256,9 @@ class Character:
             t["user"].format(message=message, char=self.name, self_ref=self._self_ref())
         if reply.facts is not None:  # the book's answer, to be said in the character's voice
             said = _CITATION.sub("", reply.facts.answer).strip()
-            note = t["facts_none"] if reply.facts.answer == self.asker.prompter.refusal else t["facts"]
-            last += "\n" + note.format(answer=said, user=USER, self_ref=self._self_ref())
+            note = t["facts_none"] if self.refused(reply.facts) else t["facts"]
+            last += "\n" + note.format(answer=said, question=reply.facts.standalone, user=USER,
+                                        self_ref=self._self_ref())
         if d["post_history_instructions"].strip():
             last += "\n" + substitute(d["post_history_instructions"].replace("{{original}}", ""), self.name, USER)
         for m in room or []:  # consecutive user turns merge: the chat template expects alternating roles
@@ -300,7 +304,7 @@ class Character:
         backend = self.backend
         stream = self.settings.release == "stream"
         knobs = (opts.max_tokens or self.settings.max_tokens,
-                 self.settings.temperature if opts.temperature is None else opts.temperature)
+                 self.settings.roleplay_temperature if opts.temperature is None else opts.temperature)
         sampling = self.sampling()
         turn = {"messages": messages, "knobs": knobs, "sampling": sampling, "message": message}
         stages = [(name, partial(stage, reply=reply, turn=turn)) for name, stage in self.stages()]
@@ -370,10 +374,12 @@ class Character:
         facts = reply.facts
         if facts is None:
             return text
-        if facts.answer == self.asker.prompter.refusal:
+        if self.refused(facts):
             # the book does not say: a reply that states something beyond the question and the card anyway is
             # replaced by not knowing, in voice (the prompt allowed what the card says)
-            if says_unknown(text) or new_chars(text, turn["message"] + self.card_text(), self.own()) <= 2:
+            # (a question back that adds nothing, 我的钉钯连柄有多重？, is no answer either)
+            if says_unknown(text) or (new_chars(text, turn["message"] + self.card_text(), self.own()) <= 2
+                                      and not is_question(text)):
                 return text
             return self.template["facts_unknown"].format(self_ref=self._self_ref())
         from rag.cite import key_overlap
@@ -386,8 +392,9 @@ class Character:
         for n in sorted(names(self.card), key=len, reverse=True):
             said = said.replace(n, self._self_ref())
         said = cut_loop(said)
-        # … unless what is left of it only restates the question (书问's answer looped on the question)
-        return text if is_echo(said, turn["message"], self.own()) else said
+        # … unless what is left of it still asks the question (书问's answer looped on it); a restatement with the
+        # slot filled (你脚上那双鞋是哪位龙王送的？ → 老孙脚上那双鞋是老龙王送的) is the answer
+        return text if is_echo(said, turn["message"], self.own()) and is_question(said) else said
 
     def _character(self, text: str, reply: Reply, turn: dict) -> str:
         if why := breaks_character(text, self.card):
@@ -407,16 +414,21 @@ class Character:
 
     # --- facts from the book pipeline -----------------------------------------------------------------------
     def book_question(self, message: str) -> str:
-        """The message as a question about the book, the character named for 你 as the user named them
-        (八戒，你的钉钯有多重？ → 八戒的钉钯有多重？; without a name, the card's: 你师父是谁？ → 孙悟空师父是谁？).
-        The user's own word for the character is the one their question and the book's sentence are likeliest to
-        share (猪八戒对玉华王子说… was refused where 八戒对玉华王子说… was answered)."""
-        mine = [n for n in sorted(names(self.card), key=len, reverse=True) if n]
+        """The message as a question about the book: a leading vocative dropped and the character named by the
+        card's name for 你 (八戒，你的钉钯有多重？ → 猪八戒的钉钯有多重？; 师父，收留你的猎户叫什么？ → 收留唐三藏的猎户叫什么？),
+        the way a reader would ask 书问. The book's alias groups already let retrieval find 八戒 and 行者; what
+        the wording changes is the reading: on 20 西游记 character questions at temperature 0, the card's name was
+        never less often right than the user's word for him and stated two fewer wrong facts (二两 for the 钉钯)."""
         msg = last_line(message)
-        called = re.match(rf"({'|'.join(map(re.escape, mine))})[，,！!]\s*", msg) if mine else None
+        mine = "|".join(map(re.escape, names(self.card)))
+        called = (re.match(rf"(?:{mine})[，,！!]\s*", msg) if mine else None) or _ADDRESS.match(msg)
         q = msg[called.end():] if called else msg
-        who = called.group(1) if called else self.name
-        return q.replace("你们", f"{who}他们").replace("你", who)
+        return q.replace("你们", f"{self.name}他们").replace("你", self.name)
+
+    def refused(self, facts: Any) -> bool:
+        """The book's answer says the book does not tell (书问 sometimes restates the question before it:
+        …钉钯连柄有多重？——书中没有明确提到。)."""
+        return self.asker.prompter.refusal.rstrip("。") in facts.answer
 
     def book_answer(self, message: str, opts: Options) -> Any:
         """书问's answer to a question about the book (same evidence ranking and support check), or None when the
@@ -424,8 +436,9 @@ class Character:
         asked = last_line(message)
         if not (self.settings.roleplay_facts and self.grounded and self.asker is not None and is_question(asked)):
             return None
-        res = self.asker.ask(self.book_question(message), options=Options(read_to=opts.read_to, temperature=0.0))
-        if res.answer == self.asker.prompter.refusal and not _FACTUAL.search(asked):
+        # 书问's own answer (its temperature, not the voice's): the one a reader asking 书问 would get
+        res = self.asker.ask(self.book_question(message), options=Options(read_to=opts.read_to))
+        if self.refused(res) and not _FACTUAL.search(asked):
             return None  # 你怎么看天庭？ is the character's to answer, not the book's
         return res
 

@@ -129,6 +129,9 @@ def test_a_book_question_is_answered_by_the_book_then_said_in_voice(rp_settings)
     assert reply.facts.standalone == "沈墨白知道裕丰当的东家是谁吗？"
     assert reply.text == "裕丰当的东家嘛，在下查过，是钱有道。" and reply.citations == [2]
     assert "书里的答案：钱有道。" in fake.prompts[-1][-1]["content"]  # the answer, without its citation
+    assert "问的是：沈墨白知道裕丰当的东家是谁吗？" in fake.prompts[-1][-1]["content"]  # a bare name needs its question
+    # the book is asked at 书问's temperature, the character speaks at its own
+    assert [t for _, t in fake.knobs] == [s.temperature, s.roleplay_temperature] and s.temperature != s.roleplay_temperature
     # the voiced reply lost the answer: the book's answer itself, in the first person
     lost = FakeBackend(script=["钱有道。", "在下记不清了。"], rewrite=None, support=0.9)
     reply = Character(s, detective(), backend=lost).say("裕丰当的东家是谁？")
@@ -140,6 +143,13 @@ def test_a_book_question_is_answered_by_the_book_then_said_in_voice(rp_settings)
     assert facts("在下以为，此人可疑。", reply=looped, turn={"message": "你怎么看裕丰当？"}) == "在下以为，此人可疑。"
     said = Reply(facts=Answer("裕丰当的东家是谁？", "裕丰当的东家是谁？", answer="钱有道。〔第二回〕"))
     assert facts("在下记不清了。", reply=said, turn={"message": "裕丰当的东家是谁？"}) == "钱有道。"
+    # a restatement with the slot filled is the answer, though it adds one character (老)
+    filled = Reply(facts=Answer("沈墨白的鞋是哪位龙王送的？", "沈墨白的鞋是哪位龙王送的？", answer="沈墨白的鞋是老龙王送的。〔第二回〕"))
+    assert facts("在下记不清了。", reply=filled, turn={"message": "你的鞋是哪位龙王送的？"}) == "在下的鞋是老龙王送的。"
+    # 书问 restating the question before saying the book does not tell is a refusal: a question back is no answer
+    restated = Reply(facts=Answer("沈墨白的剑有多重？", "沈墨白的剑有多重？", answer="沈墨白的剑有多重？——书中没有明确提到。〔第二回〕"))
+    assert facts("在下的剑有多重？", reply=restated, turn={"message": "你的剑有多重？"}) == "这个在下可记不清了，不敢乱说。"
+    assert facts("在下不清楚。", reply=restated, turn={"message": "你的剑有多重？"}) == "在下不清楚。"
     # the book does not tell: the character is told to say so, never to invent
     silent = FakeBackend(script=["在下不清楚。"], rewrite=None, support=0.1)
     reply = Character(s, detective(), backend=silent).say("你的剑有多重？")
@@ -162,11 +172,14 @@ def test_a_book_question_is_answered_by_the_book_then_said_in_voice(rp_settings)
     assert reply.facts is None and reply.text == "在下心细，专破奇案。"
 
 
-def test_the_book_is_asked_with_the_name_the_user_called_the_character_by(rp_settings):
+def test_the_book_is_asked_as_a_reader_would_ask_it_the_address_dropped(rp_settings):
     who = Character(rp_settings, detective(), backend=FakeBackend("……", rewrite=None))
-    assert who.book_question("沈先生，你在当铺门前发现了什么？") == "沈先生在当铺门前发现了什么？"
+    assert who.book_question("沈先生，你在当铺门前发现了什么？") == "沈墨白在当铺门前发现了什么？"
     assert who.book_question("你在当铺门前发现了什么？") == "沈墨白在当铺门前发现了什么？"
-    assert who.book_question("师父，收留你的猎户叫什么？") == "师父，收留沈墨白的猎户叫什么？"  # not one of his names
+    assert who.book_question("师父，收留你的猎户叫什么？") == "收留沈墨白的猎户叫什么？"  # any address, not only his names
+    assert who.book_question("你们几个人一起去的？") == "沈墨白他们几个人一起去的？"
+    # a clause before the comma that is not an address stays: what follows alone is no question
+    assert who.book_question("当铺门前，你发现了什么？") == "当铺门前，沈墨白发现了什么？"
     # a scene's message is the others' lines since he last spoke: the question is the last line, label dropped
     scene = "周伯年：先生请坐。\n顾小满：沈先生，你在当铺门前发现了什么？"
-    assert who.book_question(scene) == "沈先生在当铺门前发现了什么？"
+    assert who.book_question(scene) == "沈墨白在当铺门前发现了什么？"
