@@ -23,7 +23,7 @@ from pathlib import Path
 from rag.errors import BadInputError
 from rag.settings import Settings
 from roleplay.card import names, normalize
-from roleplay.chat import USER, Character, Reply
+from roleplay.chat import USER, Character, Reply, unechoed
 from roleplay.quality import is_empty_turn
 
 ORDERS = ("natural", "list", "random")
@@ -156,7 +156,7 @@ class Chatroom:
         others = [n for m in self.members if m is not who for n in names(m.card)] + [USER]
         for _ in who.stream(cue, None, reply, query, room=turns):
             pass
-        text = one_turn(_own_words(reply.text, others))
+        text = unechoed(one_turn(_own_words(reply.text, others)), cue)
         said = [x.text for x in self.turns]
         beat = self.beat_for(sum(not x.by_user for x in self.turns))
         if self.beats and (self.turns and is_empty_turn(text, said, topic=self.topic) or is_empty_turn(text, [beat])):
@@ -165,7 +165,8 @@ class Chatroom:
             more = who.template["room_more"].format(beat=beat or self.topic)
             for _ in who.stream(cue + more, None, again, query, room=turns):
                 pass
-            second = one_turn(_own_words(again.text, others))
+            # the cue's own words said back (一到两句，不要打招呼…) are the instruction, not the character
+            second = unechoed(one_turn(_own_words(again.text, others)), cue + more)
             if not is_empty_turn(second, said, topic=self.topic) and not is_empty_turn(second, [beat]):
                 text, reply, reply.regenerated = second, again, "empty turn"
             elif line := self._own_line(who, query, said):

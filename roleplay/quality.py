@@ -17,6 +17,11 @@ _CJK = re.compile(r"[\u4e00-\u9fff]")
 _FILLER = set("我你他她它们的了呢吗啊吧呀哦嘛么就也都还又是在有这那个一些对会要想能可得着过把被给让") | set("俺咱吾")
 _GREETING = re.compile(r"^(?:[\u4e00-\u9fff]{1,6}[，,])?(?:大家好|你好|你们好|各位好|谢谢你?的?(?:解释|回答|提醒)?|是的|好的|对|嗯|没错"
                        r"|说得对|我同意|徒弟们|师父|哥哥|大师兄|老猪|老孙)[，,。！!～~…\s]*$")
+# a clause that moves nothing: agreeing, thanking, saying one understood, asking to go on (是的 / 我明白你的意思了 /
+# 感谢您的解答 / 咱们继续吧), or a bare address (老猪 / 师弟啊)
+_FILLER_CLAUSE = re.compile(r"(?:嗯|哦|啊|哈+|好|好的|好啦|好了|是|是的|对|对的|没错|说得对|(?:我)?同意|(?:我)?(?:明白|懂|知道)(?:了|你的意思了?)?"
+                            r"|(?:咱们|我们)?继续吧?|(?:感谢|谢谢|多谢)[\u4e00-\u9fff]*|不用谢|不客气|(?:大家|你|你们|各位)好"
+                            r"|[\u4e00-\u9fff]{1,2}|[\u4e00-\u9fff]{1,3}[啊呀啦])")
 _HELLO = re.compile(r"^(?:哈+[，,！!]?\s*)?(?:大家好|你们好|各位好|诸位好)[，,！!。～~\s]*(?:(?:我是|我叫)[\u4e00-\u9fff]{1,5}[，,。！!]\s*)?")
 _SENTENCE = re.compile(r"[^。！？!?\n]+[。！？!?…”」]*")
 # not knowing, in a character's words or the book's (不知不觉 / 别忘了 / 并未 say nothing of the kind)
@@ -85,10 +90,11 @@ def cut_loop(text: str) -> str:
 
 
 def is_empty_turn(text: str, previous: list[str], least: int = 10, topic: str = "") -> bool:
-    """A chatroom turn that moves nothing: only a greeting or agreement, or fewer than `least` Chinese characters
+    """A chatroom turn that moves nothing: only greetings, agreement or thanks (是的，我明白。感谢您的解答。), or fewer than `least` Chinese characters
     outside the two-character words the last two turns (and the room's `topic`) already said (俺老猪不想去火焰山 after
     火焰山热得很，俺老猪可不想去 adds none; 我在渡口也见过那个戴斗笠的人 after a line about 戴斗笠的客人 adds 我在渡口也)."""
-    if _GREETING.match(text.strip()):
+    clauses = [c for c in re.split(r"[^\u4e00-\u9fff]+", text) if c]
+    if _GREETING.match(text.strip()) or (clauses and all(_FILLER_CLAUSE.fullmatch(c) for c in clauses)):
         return True
     # a greeting and a self-introduction in front (大家好，我是孙悟空。…) add nothing after the opening
     text = _HELLO.sub("", text.strip())

@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import openai
 import pytest
 
 from tests.conftest import free_port, sample_store
@@ -49,6 +50,12 @@ def api_settings(api_store, tmp_path_factory):
     cache = tmp_path_factory.mktemp("api-cache")
     return load_settings(env={}, store_dir=api_store, upload_dir=str(cache / "uploads"),
                          tts_cache=str(cache / "tts"), tts_engine="espeak")
+
+
+@pytest.fixture
+def client(url):
+    """The OpenAI SDK pointed at the test module's server (its own `url` fixture)."""
+    return openai.OpenAI(base_url=url + "/v1", api_key="unused", max_retries=0)
 
 
 def make_app(settings, backend=None):

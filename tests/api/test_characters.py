@@ -5,7 +5,6 @@ a real store and embeddings, a fake chat model at the LLM boundary."""
 from __future__ import annotations
 
 import httpx
-import openai
 import pytest
 
 from tests.api.conftest import make_app, serving
@@ -31,11 +30,6 @@ def url(api_settings, fake):
     app, _ = make_app(settings, fake)
     with serving(app) as base:
         yield base
-
-
-@pytest.fixture
-def client(url):
-    return openai.OpenAI(base_url=url + "/v1", api_key="unused", max_retries=0)
 
 
 def test_a_character_is_a_model(client):

@@ -31,11 +31,6 @@ def url(api_settings, fake):
         yield base
 
 
-@pytest.fixture
-def client(url):
-    return openai.OpenAI(base_url=url + "/v1", api_key="unused", max_retries=0)
-
-
 def test_health_models_and_openapi_docs(url, client):
     assert httpx.get(url + "/healthz").json() == {"status": "ok"}
     for _ in range(100):  # the worker "loads" the fake model on its thread

@@ -250,3 +250,11 @@ def test_one_character_talks_through_an_openai_endpoint_the_others_on_the_local_
     assert body["model"] == "big-model" and body["presence_penalty"] == rp_settings.roleplay_presence_penalty
     assert "\n你：" in body["stop"] and "repeat_penalty" not in body  # llama.cpp's knob is not OpenAI's
     assert "当铺的案子" in body["messages"][-1]["content"] and body["messages"][0]["role"] == "system"
+
+
+def test_a_regenerated_turn_that_says_its_instruction_back_keeps_only_the_characters_words(rp_settings):
+    s = rp_settings.replace(room_beats=1)
+    r, _ = room(s, "list", "账本上少了三页，是谁撕的？", "大家好，",
+                "小的那晚只见过一个戴斗笠的客人。一到两句，不要打招呼，不要只说谢谢或是的。", "是的，我明白。感谢您的解答。")
+    speakers(r, 2)
+    assert r.turns[1].text == "小的那晚只见过一个戴斗笠的客人。" and r.turns[1].regenerated == "empty turn"

@@ -43,6 +43,12 @@ def test_empty_turns_are_greetings_or_nothing_new():
     assert is_empty_turn("哈哈，大家好！我是猪八戒。俺老猪不想去火焰山。", last)  # greeting, name, nothing new
     assert not is_empty_turn("大家好，我是孙悟空。那铁扇公主是牛魔王的妻子，老孙先去借扇！", last)
     assert is_empty_turn("俺老猪不想去火焰山。", last)  # four new characters
+    # agreeing, thanking, understanding and going on, however many of them, say nothing either
+    for text in ["是的，我明白。感谢您的解答。", "嗯，我明白了。咱们继续吧！", ": 好的，我明白了。谢谢！\n不用谢，师弟啊！",
+                 "嗯，好的。我明白你的意思了。感谢你提醒我不要乱来。"]:
+        assert is_empty_turn(text, last), text
+    assert not is_empty_turn("好的，我这就去借芭蕉扇，师父在此等候。", last)
+    assert not is_empty_turn("是的，那妖精是白骨夫人变的。", last)
 
 
 def test_answers_asks_for_the_kind_or_something_new():
