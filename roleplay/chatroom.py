@@ -24,7 +24,7 @@ from rag.errors import BadInputError
 from rag.settings import Settings
 from roleplay.card import names, normalize
 from roleplay.chat import USER, Character, Reply, unechoed
-from roleplay.quality import is_empty_turn
+from roleplay.quality import is_empty_turn, is_loop
 
 ORDERS = ("natural", "list", "random")
 SEEN_TURNS = 8  # the transcript a speaker sees: enough to answer the last lines, short enough for a 1.5B model
@@ -185,9 +185,9 @@ class Chatroom:
     @staticmethod
     def _own_line(who: Character, query: str, said: list[str]) -> str:
         """The character's own line from the book nearest to `query` that the room has not heard and that is not
-        itself an empty turn, or ""."""
+        itself an empty turn or a loop (the book's 我不去了！我不去了！… reads as one), or ""."""
         for line in who.nearest_lines(query, 8):
-            if line not in said and not is_empty_turn(line, said):
+            if line not in said and not is_empty_turn(line, said) and not is_loop(line):
                 return line
         return ""
 

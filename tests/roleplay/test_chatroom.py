@@ -258,3 +258,12 @@ def test_a_regenerated_turn_that_says_its_instruction_back_keeps_only_the_charac
                 "小的那晚只见过一个戴斗笠的客人。一到两句，不要打招呼，不要只说谢谢或是的。", "是的，我明白。感谢您的解答。")
     speakers(r, 2)
     assert r.turns[1].text == "小的那晚只见过一个戴斗笠的客人。" and r.turns[1].regenerated == "empty turn"
+
+
+def test_a_turn_empty_twice_becomes_an_own_line_that_does_not_loop(rp_settings):
+    s = rp_settings.replace(room_beats=1)
+    r, _ = room(s, "list", "账本上少了三页，是谁撕的？", "大家好，", "是的。", "我同意。")
+    looped = "小的不知道！小的不知道！那晚铺子早早关了门，小的睡得死。小的不知道！小的不知道！"
+    r.members[1].nearest_lines = lambda query, n=4: [looped, "那账本一向锁在柜里，钥匙只有东家有。"]
+    speakers(r, 2)
+    assert r.turns[1].text == "那账本一向锁在柜里，钥匙只有东家有。" and r.turns[1].regenerated == "own line"
