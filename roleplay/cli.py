@@ -210,7 +210,7 @@ def build_parser(prog: str = "python -m roleplay", progs: dict[str, str] | None 
     c.add_argument("--extra", "--info", dest="extra", help="extra information for the task or view")
     c.add_argument("--view", help="this character's view of another character (a name)")
     c.add_argument("--read-to", help="spoiler guard: only the book up to here (第20回, 20 or 40%%)")
-    c.add_argument("--temperature", dest="roleplay_temperature", type=float,
+    c.add_argument("--temperature", dest="roleplay_temperature", type=float, metavar="T",
                    help="sampling temperature of the characters' voice (default: setting roleplay_temperature, 0.7)")
     c.add_argument("--no-book", action="store_true", help="the card alone: no passages, no own lines (to compare)")
     c.add_argument("--history", type=Path, help="a scene to continue: lines of `speaker：text`, or a chatroom's "
@@ -231,7 +231,7 @@ def build_parser(prog: str = "python -m roleplay", progs: dict[str, str] | None 
                    help="after the turns, keep going: Enter for the next speaker, text to interject, /quit")
     r.add_argument("--out", help="save the transcript to OUT.jsonl and OUT.md (after every turn)")
     r.add_argument("--read-to", help="spoiler guard: only the book up to here (第20回, 20 or 40%%)")
-    r.add_argument("--temperature", dest="roleplay_temperature", type=float,
+    r.add_argument("--temperature", dest="roleplay_temperature", type=float, metavar="T",
                    help="sampling temperature of the characters' voice (default: setting roleplay_temperature, 0.7)")
     r.add_argument("--json", action="store_true", help="print each turn as a JSON line")
     r.set_defaults(func=_chatroom)
