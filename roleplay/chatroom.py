@@ -156,6 +156,8 @@ class Chatroom:
         others = [n for m in self.members if m is not who for n in names(m.card)] + [USER]
         for _ in who.stream(cue, None, reply, query, room=turns):
             pass
+        # a character whose reply was all instruction said back keeps its uncut draft rather than nothing (right for a
+        # reader's bubble); a room has a better fallback (the speaker's own line), so it cuts the cue's words itself
         text = unechoed(one_turn(_own_words(reply.text, others)), cue)
         said = [x.text for x in self.turns]
         beat = self.beat_for(sum(not x.by_user for x in self.turns))
@@ -165,7 +167,7 @@ class Chatroom:
             more = who.template["room_more"].format(beat=beat or self.topic)
             for _ in who.stream(cue + more, None, again, query, room=turns):
                 pass
-            # the cue's own words said back (一到两句，不要打招呼…) are the instruction, not the character
+            # the cue's own words said back (一到两句，不要打招呼…) are the instruction, not the character (as above)
             second = unechoed(one_turn(_own_words(again.text, others)), cue + more)
             if not is_empty_turn(second, said, topic=self.topic) and not is_empty_turn(second, [beat]):
                 text, reply, reply.regenerated = second, again, "empty turn"

@@ -90,9 +90,10 @@ def cut_loop(text: str) -> str:
 
 
 def is_empty_turn(text: str, previous: list[str], least: int = 10, topic: str = "") -> bool:
-    """A chatroom turn that moves nothing: only greetings, agreement or thanks (是的，我明白。感谢您的解答。), or fewer than `least` Chinese characters
-    outside the two-character words the last two turns (and the room's `topic`) already said (俺老猪不想去火焰山 after
-    火焰山热得很，俺老猪可不想去 adds none; 我在渡口也见过那个戴斗笠的人 after a line about 戴斗笠的客人 adds 我在渡口也)."""
+    """A chatroom turn that moves nothing: only greetings, agreement or thanks (是的，我明白。感谢您的解答。), or fewer
+    than `least` Chinese characters outside the two-character words the last two turns (and the room's `topic`)
+    already said (俺老猪不想去火焰山 after 火焰山热得很，俺老猪可不想去 adds none; 我在渡口也见过那个戴斗笠的人 after a
+    line about 戴斗笠的客人 adds 我在渡口也)."""
     clauses = [c for c in re.split(r"[^\u4e00-\u9fff]+", text) if c]
     if _GREETING.match(text.strip()) or (clauses and all(_FILLER_CLAUSE.fullmatch(c) for c in clauses)):
         return True
