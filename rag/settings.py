@@ -193,6 +193,8 @@ def _checked(s: Settings) -> Settings:
                               f"(in [{WHERE[name]}])")
     if s.evidence_pool < 1 or s.evidence_windows < 0 or s.evidence_embed < 1:
         raise ShuWenError("evidence_pool and evidence_embed must be ≥ 1, evidence_windows ≥ 0")
+    if not 0 <= s.window_cover <= 1:
+        raise ShuWenError(f"window_cover must be between 0 and 1, not {s.window_cover}")
     from rag.spoiler import parse_read_to
 
     parse_read_to(s.read_to)  # one clear error now, not at the first question

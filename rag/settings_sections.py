@@ -91,6 +91,9 @@ class RetrievalSettings:
                               "the book card: the characters by mentions and the chapter titles (`rag/bookcard.py`)")
     kind_bonus: float = setting(2.0, "`formula` ranker: bonus for sentence windows holding what the question asks "
                                 "for (a number for 多少, a place for 哪里)")
+    window_cover: float = setting(0.7, "`formula` ranker: a question word counts this share of its idf again in each "
+                                  "further window that holds it (1: every window scored alone; below 1 the windows "
+                                  "cover the question's other parts; docs/benchmarks.md)")
     context_chars: int = setting(600, "evidence characters sent to the model (prompt size decides time to first "
                                  "token on a CPU)")
 

@@ -28,6 +28,8 @@ def test_bad_settings_are_clear(tmp_path):
         load_settings(env={}, chunk_overlap=700)
     with pytest.raises(ShuWenError, match="as int"):
         load_settings(env={"SHUWEN_K": "many"})
+    with pytest.raises(ShuWenError, match="window_cover"):
+        load_settings(env={}, window_cover=1.5)
 
 
 def test_overlay_puts_one_file_on_top(tmp_path):

@@ -100,6 +100,22 @@ def test_kind_bonus_prefers_the_window_with_what_is_asked():
     assert sum(p.text.count("……") + 1 for p in compact_evidence(*args, budget=600, max_windows=2)) == 2
 
 
+def test_cover_lets_the_next_window_answer_the_questions_other_part():
+    passages = [Passage("流沙河里有个妖怪。", 22, "第二十二回", 0, 9, 0.9, "a"),
+                Passage("流沙河的妖怪真凶。", 22, "第二十二回", 20, 29, 0.8, "b"),
+                Passage("他在天上打碎了玻璃盏。", 8, "第八回", 40, 51, 0.7, "c")]
+
+    def embed(texts):
+        return np.ones((len(texts), 2)) / np.sqrt(2)
+
+    args = ("流沙河的妖怪在天上打碎了什么？", passages, lambda q: np.array([1.0, 0.0]), embed,
+            lambda q: ["流沙河", "妖怪", "打碎"], {"流沙河": 3.0, "妖怪": 3.0, "打碎": 5.0})
+    alone = "".join(p.text for p in compact_evidence(*args, budget=20))
+    covered = "".join(p.text for p in compact_evidence(*args, budget=20, cover=0.7))
+    assert "玻璃盏" not in alone and alone.count("流沙河") == 2  # both windows repeat the first part
+    assert "玻璃盏" in covered and "流沙河" in covered
+
+
 def test_unsupported_evidence_is_refused_without_generating(settings):
     fake = FakeBackend(reply="钱有道。", support=0.1)
     res = Asker(settings, "青石镇奇案", backend=fake).ask("沈墨白的师父叫什么名字？")
