@@ -130,6 +130,9 @@ class AnswerSettings:
     support_threshold: float = setting(0.76, "the support check's P(yes) below which the answer is a refusal")
     grounded_only: bool = setting(True, "an answer none of whose new words stand in the evidence shown is withheld "
                                   "(not for 什么关系/为什么 questions); the API's `shuwen.ungrounded` keeps it")
+    grounded_window: bool = setting(True, "also withhold an answer whose new words stand only in evidence windows "
+                                    "that share nothing with the question (no two of its characters in a row, no "
+                                    "name of a character it names)")
     cite_answers: bool = setting(True, "end each answer with the chapter of the evidence that holds its key words "
                                  "(〔第二回〕), replacing any the model wrote")
     allow_model_knowledge: bool = setting(False, "let the model answer from its own knowledge when the passages are "

@@ -1,6 +1,6 @@
 """Citations decided from the evidence the model was shown, never from the model's memory."""
 
-from rag.cite import cite, key_overlap, source_of
+from rag.cite import anchors, by_the_question, cite, key_overlap, source_of
 from rag.retrieve import Passage
 
 
@@ -28,3 +28,20 @@ def test_a_citation_from_memory_is_replaced_and_a_missing_one_added():
 def test_nothing_in_the_evidence_means_no_citation():
     assert cite("是太上老君〔第五回〕。", "谁炼的丹？", EVIDENCE) == ("是太上老君。", None)
     assert cite("〔第二回〕", "？", EVIDENCE) == ("〔第二回〕", None)
+
+
+def test_the_answer_must_come_from_a_window_about_the_question():
+    horse = "赤兔马死的时候有多少岁？"
+    elsewhere = [P("却说关公在麦城，……时年五十八岁。", 77, "第七十七回"), P("赤兔马被马忠所得。", 77, "第七十七回")]
+    assert not by_the_question("赤兔马死的时候有五十八岁。", horse, elsewhere)  # 五十八 is 关公's age
+    told = [P("赤兔马被马忠所得，不食草料而死，时年五十八岁。", 77, "第七十七回")]
+    assert by_the_question("赤兔马死的时候有五十八岁。", horse, told)
+    assert not by_the_question("是玉皇大帝。", horse, told)  # nothing of the answer stands there at all
+    # another name of the character the question names ties the window to it; two asking characters do not
+    village = [P("玄德祖居楼桑村。", 1, "第一回")]
+    assert "在哪" not in anchors("刘备住在哪个村子？")
+    assert not by_the_question("楼桑村。", "刘备住在哪个村子？", village)
+    assert by_the_question("楼桑村。", "刘备住在哪个村子？", village, aliases=[["刘备", "玄德"]])
+    # the book card is about the whole book, whatever the question's words
+    card = [P("书中出场最多的人物：沈墨白（113次）", 0, "全书")]
+    assert by_the_question("沈墨白。", "这个故事的主人公是谁？", card)

@@ -168,6 +168,21 @@ def test_an_answer_with_nothing_from_the_evidence_is_withheld(settings):
     assert grounded.answer == "钱有道。〔第二回〕" and not grounded.ungrounded
 
 
+def test_an_answer_from_a_window_about_something_else_is_withheld(settings):
+    evidence = [Passage("沈墨白走进裕丰当。", 2, "第二回", 0, 9, 0.9, "a"),
+                Passage("……渡口的船家姓孙，人称孙老四。", 1, "第一回", 20, 36, 0.8, "b")]
+
+    def asker(s):
+        a = Asker(s, "青石镇奇案", backend=FakeBackend(reply="裕丰当的东家是孙老四。"))
+        a.choose = lambda question, pool, budget=None: (evidence, evidence)
+        return a
+
+    res = asker(settings).ask("裕丰当的东家是谁？")  # 孙老四 stands only in a window about the ferry
+    assert res.answer == "书中没有明确提到。" and res.ungrounded == "裕丰当的东家是孙老四。"
+    kept = asker(settings.replace(grounded_window=False)).ask("裕丰当的东家是谁？")
+    assert kept.answer == "裕丰当的东家是孙老四。〔第一回〕" and not kept.ungrounded
+
+
 @pytest.mark.slow
 def test_digits_are_forbidden_only_when_the_prompt_has_none(settings):
     fake = FakeBackend()
