@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -60,4 +62,4 @@ def test_page_answers_through_the_api_without_loading_a_model(url, api_store, mo
     assert not at.exception and not at.error
     answer = at.chat_message[1].markdown[0].value
     assert "钱有道" in answer and answer.endswith("〕")
-    assert at.expander[0].label.startswith("出处（5 段，引用第 ")
+    assert re.match(r"出处（[1-5] 段，引用第 [1-5] 段）", at.expander[0].label)  # the pool's passages its windows came from

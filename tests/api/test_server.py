@@ -50,7 +50,7 @@ def test_chat_completion_with_sources_and_citation(client):
     answer = resp.choices[0].message.content
     assert answer.startswith("裕丰当的东家是钱有道") and answer.endswith("〕")  # cited from the evidence
     info = resp.model_extra["shuwen"]
-    assert info["answer"] == answer and len(info["sources"]) == 5
+    assert info["answer"] == answer and 1 <= len(info["sources"]) <= 5  # the pool's passages the windows came from
     cited = next(p for p in info["sources"] if p["chunk_id"] == info["cited_chunk"])
     assert "钱有道" in cited["text"] and f"第{'一二三四五六七八'[info['citations'][0] - 1]}回" in answer
     assert info["evidence"] and info["support"] == 0.9 and info["queue_position"] == 0
