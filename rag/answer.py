@@ -358,7 +358,7 @@ class Asker:
             if (self.settings.grounded_window
                     and not by_the_question(text, res.standalone, res.evidence, self.retriever.lexical().aliases)):
                 # its words stand only in a window about something else (赤兔马死的时候有五十八岁, from 关公's age);
-                # re-scored on every stored answer: 1 right answer of ≈ 500 lost, a refusal more in most runs
+                # re-scored on 21 stored runs: 1 of 368 right answers withheld, 33 of 86 answers to unanswerables
                 res.ungrounded = text
                 return refusal
         return text

@@ -1,4 +1,4 @@
-"""Cite every answer from its evidence: the chapter of the shown passage that holds the answer's key string.
+"""Cite every answer from its evidence (the chapter of the passage holding its key string), and tie it to the question.
 
 The model is asked to cite (〔第十四回〕) but often forgets, or cites from memory; the chapter is decided
 here instead, from the passage that contains the longest piece of the answer the question did not
