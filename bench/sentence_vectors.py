@@ -8,7 +8,7 @@ reported as the index-time cost) and cached in `--cache`. Then, per answerable i
 
 - `shipped`: the evidence the shipped settings choose (Asker.choose over the answering pool);
 - `stored N/s`: the same formula (question idf in the window + 5 × window similarity − s × passage rank + the
-  kind bonus) over the top N fused passages, the window similarity read from the stored sentence vectors instead
+  kind bonus, windows taken with the settings' `window_cover`) over the top N fused passages, the window similarity read from the stored sentence vectors instead
   of embedding the pool's sentences at question time;
 - `+sent w`: the fused list fused again (RRF) with the whole book ranked by its best sentence's similarity to the
   question (weight w), then `stored N/s` over it.
@@ -70,32 +70,59 @@ def book_vectors(settings, name: str, emb, cache: Path) -> tuple[dict, dict, np.
 
 
 def stored_windows(question: str, passages: list, where: dict, vecs: np.ndarray, q: np.ndarray, tokens, idf: dict,
-                   budget: int, kind_bonus: float, slope: float) -> list[str]:
-    """The texts of the windows the formula picks, with window similarity from stored sentence vectors."""
-    from rag.answer import asks_for, has_kind
+                   budget: int, kind_bonus: float, slope: float, cover: float = 1.0, max_chars: int = 160,
+                   max_sentences: int = 3, kinds: str = "answer", names: tuple[str, ...] = ()) -> list[str]:
+    """The texts of the windows the formula (rag/answer.py `compact_evidence`) picks, with window similarity from
+    stored sentence vectors; `slope`, `cover`, the window size and the kinds asked for (`answer`: number and place,
+    as shipped; `all`: rag/kinds.py's, a book name for 谁 too) can be varied."""
+    import heapq
+
+    from rag import answer
+    from rag import kinds as all_kinds
     from rag.rank import windows
 
-    words = set(tokens(question))
+    if kinds == "all":
+        asks_for = all_kinds.asks_for
+
+        def has_kind(piece: str, kind: str | None, question: str) -> bool:
+            return all_kinds.has_kind(piece, kind, question, names)
+    else:
+        asks_for, has_kind = answer.asks_for, answer.has_kind
+    words = sorted(set(tokens(question)))
     kind = asks_for(question)
-    cands, scores = [], []
+    cands, base, holds = [], [], []
     for r, p in enumerate(passages):
         spans, first = where.get(p.text, ([], 0))
-        for i, j in windows(spans):
+        for i, j in windows(spans, max_chars, max_sentences):
             a, b = spans[i][0], spans[j][1]
             v = vecs[first + i: first + j + 1].sum(axis=0)
             sim = float(v @ q) / (float(np.linalg.norm(v)) or 1.0)
             piece = p.text[a:b]
             cands.append((r, a, b))
-            scores.append(sum(idf.get(w, 0.0) for w in words if w in piece) + 5.0 * sim - slope * r
-                          + (kind_bonus if has_kind(piece, kind, question) else 0.0))
+            base.append(5.0 * sim - slope * r + (kind_bonus if has_kind(piece, kind, question) else 0.0))
+            holds.append([w for w in words if w in piece])
+    seen = dict.fromkeys(words, 0)
+
+    def score(i: int) -> float:
+        return base[i] + sum(idf.get(w, 0.0) * cover ** seen[w] for w in holds[i])
+
+    heap = [(-score(i), i) for i in range(len(cands))]  # lazy greedy, as compact_evidence
+    heapq.heapify(heap)
     chosen: dict[int, list[tuple[int, int]]] = {}
     used = 0
-    for i in sorted(range(len(cands)), key=lambda i: -scores[i]):
+    while heap:
+        stale, i = heapq.heappop(heap)
+        fresh = -score(i)
+        if fresh > stale and heap and (fresh, i) > heap[0]:
+            heapq.heappush(heap, (fresh, i))
+            continue
         r, a, b = cands[i]
         if any(a < y and x < b for x, y in chosen.get(r, [])) or used + (b - a) > budget:
             continue
         chosen.setdefault(r, []).append((a, b))
         used += b - a
+        for w in holds[i]:
+            seen[w] += 1
     return [passages[r].text[a:b] for r in sorted(chosen) for a, b in sorted(chosen[r])]
 
 
@@ -145,7 +172,7 @@ def main() -> int:
             for n in pools:
                 for s in slopes:
                     shown = stored_windows(q_text, passages[:n], where, vecs, q, tokens, idf, settings.context_chars,
-                                           settings.kind_bonus, s)
+                                           settings.kind_bonus, s, settings.window_cover)
                     res[f"stored {n}/{s}"] = (res["shipped"][0], _holds_answer(shown, it))
             # the whole book by its best sentence, fused with the shipped order
             sims = vecs @ q
@@ -161,7 +188,7 @@ def main() -> int:
                 hit = first_hit_rank(ps, it)
                 for n in pools:
                     shown = stored_windows(q_text, ps[:n], where, vecs, q, tokens, idf, settings.context_chars,
-                                           settings.kind_bonus, slopes[0])
+                                           settings.kind_bonus, slopes[0], settings.window_cover)
                     res[f"+sent {w} stored {n}/{slopes[0]}"] = (hit, _holds_answer(shown, it))
             for k, (hit, shown) in res.items():
                 rows.setdefault(k, []).append({"id": it["id"], "kind": asks_for(q_text) or it.get("kind"),

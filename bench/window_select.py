@@ -35,56 +35,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).parent))
 
 
-def pick(question: str, passages: list, where: dict, vecs: np.ndarray, q: np.ndarray, tokens, idf: dict,
-         budget: int, kind_bonus: float, slope: float, cover: float, max_chars: int, max_sentences: int,
-         sim_weight: float = 5.0, kinds: str = "old", names: tuple[str, ...] = ()) -> list[str]:
-    """The texts of the windows chosen greedily, a question word's idf discounted by `cover` per chosen window
-    that already holds it."""
-    from rag import answer
-    from rag import kinds as all_kinds
-    from rag.rank import windows
-
-    if kinds == "all":
-        asks_for = all_kinds.asks_for
-
-        def has_kind(piece, kind, question):
-            return all_kinds.has_kind(piece, kind, question, names)
-    else:
-        asks_for, has_kind = answer.asks_for, answer.has_kind
-    words = sorted(set(tokens(question)))
-    kind = asks_for(question)
-    cands, base, holds = [], [], []
-    for r, p in enumerate(passages):
-        spans, first = where.get(p.text, ([], 0))
-        for i, j in windows(spans, max_chars, max_sentences):
-            a, b = spans[i][0], spans[j][1]
-            v = vecs[first + i: first + j + 1].sum(axis=0)
-            sim = float(v @ q) / (float(np.linalg.norm(v)) or 1.0)
-            piece = p.text[a:b]
-            cands.append((r, a, b))
-            base.append(sim_weight * sim - slope * r + (kind_bonus if has_kind(piece, kind, question) else 0.0))
-            holds.append([w for w in words if w in piece])
-    seen = dict.fromkeys(words, 0)
-    chosen: dict[int, list[tuple[int, int]]] = {}
-    used = 0
-    alive = set(range(len(cands)))
-    while alive:
-        best, best_s = None, -1e9
-        for i in alive:
-            s = base[i] + sum(idf.get(w, 0.0) * cover ** seen[w] for w in holds[i])
-            if s > best_s:
-                best, best_s = i, s
-        alive.discard(best)
-        r, a, b = cands[best]
-        if any(a < y and x < b for x, y in chosen.get(r, [])) or used + (b - a) > budget:
-            continue
-        chosen.setdefault(r, []).append((a, b))
-        used += b - a
-        for w in holds[best]:
-            seen[w] += 1
-    return [passages[r].text[a:b] for r in sorted(chosen) for a, b in sorted(chosen[r])]
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--book", action="append", required=True, help="NAME=QA.jsonl[,QA2.jsonl] (repeatable)")
@@ -92,11 +42,12 @@ def main() -> int:
     ap.add_argument("--covers", default="1,0.7,0.5,0.3,0")
     ap.add_argument("--pools", default="5/0.3,8/0.3,10/0.1")
     ap.add_argument("--wins", default="160/3,120/2,80/1")
-    ap.add_argument("--kinds", default="old", help="old (number, place: rag/answer.py) or all (rag/kinds.py)")
+    ap.add_argument("--kinds", default="answer", choices=("answer", "all"),
+                    help="answer (number, place: rag/answer.py, as shipped) or all (rag/kinds.py)")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
 
-    from sentence_vectors import book_vectors
+    from sentence_vectors import book_vectors, stored_windows
 
     from rag.answer import Asker
     from rag.evaluate import _holds_answer, load_qa
@@ -136,8 +87,8 @@ def main() -> int:
             rows[key] = []
             for it in items:
                 passages, q, _ = pooled[it["id"]]
-                shown = pick(it["question"], passages[:n], where, vecs, q, tokens, idf, settings.context_chars,
-                             settings.kind_bonus, s, d, c, ms, kinds=args.kinds, names=tuple(lex.names))
+                shown = stored_windows(it["question"], passages[:n], where, vecs, q, tokens, idf, settings.context_chars,
+                                       settings.kind_bonus, s, d, c, ms, kinds=args.kinds, names=tuple(lex.names))
                 rows[key].append({"id": it["id"], "kind": asks_for(it["question"]) or it.get("kind"),
                                   "shown": _holds_answer(shown, it)})
         table = {k: round(float(np.mean([r["shown"] for r in v])), 3) for k, v in rows.items()}

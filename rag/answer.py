@@ -96,7 +96,7 @@ def compact_evidence(question: str, passages: list[Passage], embed_query, embed_
     vecs = np.asarray(embed_passages([passages[r].text[a:b] for r, a, b in flat]), np.float64)
     q = np.asarray(embed_query(question), np.float64)
     first = np.cumsum([0] + [len(x) for x in sents])  # row of each passage's first sentence in `flat`
-    words = set(tokens(question))
+    words = sorted(set(tokens(question)))  # a fixed order: float sums, hence ties, do not vary per process
     kind = asks_for(question) if kind_bonus else None
     cands, base, holds = [], [], []
     for r, spans in enumerate(sents):
@@ -108,7 +108,7 @@ def compact_evidence(question: str, passages: list[Passage], embed_query, embed_
             piece = text[a:b]
             cands.append((r, a, b))
             base.append(5.0 * sim - 0.3 * r + (kind_bonus if has_kind(piece, kind, question) else 0.0))
-            holds.append([w for w in sorted(words) if w in piece])
+            holds.append([w for w in words if w in piece])
     seen = dict.fromkeys(words, 0)
 
     def score(i: int) -> float:
