@@ -13,7 +13,12 @@ from rag.ingest.speech import lines_by_speaker
 
 # first-person words a character may own; which ones a book really gives one person is measured, not assumed
 _SELF_WORDS = re.compile(r"老[\u4e00-\u9fff]|贫僧|贫道|贫尼|洒家|寡人|孤家|老身|老夫|老汉|妾身|奴家|本官|本王|本宫|本帅|小生|小僧")
-_COURTESY = re.compile(r"([复覆]姓[\u4e00-\u9fff]{2}|姓[\u4e00-\u9fff])，?名([\u4e00-\u9fff]{1,2}?)，?字([\u4e00-\u9fff]{2})")
+_COURTESY = re.compile(r"([复覆]姓[\u4e00-\u9fff]{2}|姓[\u4e00-\u9fff])，?名([\u4e00-\u9fff]{1,2}?)，?字([\u4e00-\u9fff]{2})"
+                       r"(?:，后改(?:字)?([\u4e00-\u9fff]{2}))?")
+# 刘表，字景升: the name before 字 is its last two or three characters, whichever the book uses as a name
+_NAMED_STYLE = re.compile(r"([\u4e00-\u9fff]{2,4})，字([\u4e00-\u9fff]{2})(?:，后改(?:字)?([\u4e00-\u9fff]{2}))?")
+_COMPOUND = ("司马", "诸葛", "夏侯", "欧阳", "公孙", "皇甫", "太史", "上官", "东方", "令狐", "尉迟", "长孙", "宇文",
+             "司徒", "淳于", "南宫", "钟离", "百里", "呼延", "慕容", "独孤", "轩辕", "端木", "东郭", "西门")
 
 
 def discover_aliases(text: str, self_ref: str, min_lines: int = 10, min_hits: int = 3, ratio: float = 0.4,
@@ -66,11 +71,26 @@ def self_word_groups(text: str, min_lines: int = 30, min_hits: int = 10, min_sha
 
 
 def courtesy_groups(text: str, min_uses: int = 3) -> list[set[str]]:
-    """{full name, courtesy name} from 姓刘，名备，字玄德 (and 覆姓诸葛，名亮，字孔明), kept when the book uses both."""
+    """{full name, courtesy name} from 姓刘，名备，字玄德 (覆姓诸葛，名亮，字孔明; 刘表，字景升), kept when the book uses both.
+
+    A later courtesy name wins (姓关名羽，字长生，后改云长: the book calls him 云长). In the short form the name
+    before 字 must also be met as surname + courtesy name somewhere (刘景升): two men share a courtesy name
+    (郭嘉 and 刘理 are both 奉孝), and only the one the book calls by it belongs with it.
+    """
     groups = []
     for m in _COURTESY.finditer(text):
         surname = m.group(1)[-2:] if m.group(1)[0] in "复覆" else m.group(1)[-1]
-        full, style = surname + m.group(2), m.group(3)
+        full, style = surname + m.group(2), m.group(4) or m.group(3)
+        if text.count(full) >= min_uses and text.count(style) >= min_uses:
+            groups.append({full, style} | ({surname + style} if text.count(surname + style) >= min_uses else set()))
+    for m in _NAMED_STYLE.finditer(text):
+        before, style = m.group(1), m.group(3) or m.group(2)
+        two, three = before[-2:], before[-3:]
+        # 子曹植 is 曹植 (曹植 stands alone far more often); 司马昭 is 司马昭 (马昭 never stands alone)
+        full = three if len(before) >= 3 and text.count(three) >= 0.5 * text.count(two) else two
+        surname = full[:2] if len(full) == 3 and full[:2] in _COMPOUND else full[0]
+        if full[0] in "名字姓" or surname + style not in text:
+            continue
         if text.count(full) >= min_uses and text.count(style) >= min_uses:
             groups.append({full, style} | ({surname + style} if text.count(surname + style) >= min_uses else set()))
     return groups

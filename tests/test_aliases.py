@@ -9,6 +9,17 @@ def test_courtesy_names_group_a_person_when_the_book_uses_both():
     assert courtesy_groups(text) == [{"刘备", "玄德", "刘玄德"}]  # 张飞 is never used again: no group
 
 
+def test_a_later_courtesy_name_is_the_one_kept():
+    text = "其人曰：“吾姓关名羽，字长生，后改云长。”" + "云长曰：“诺。”关羽上马。关云长到。" * 3
+    assert courtesy_groups(text) == [{"关羽", "云长", "关云长"}]
+
+
+def test_the_short_form_needs_the_book_to_call_the_man_by_it():
+    used = "刘表曰：“可。”景升大喜。刘景升到。郭嘉曰：“可。”奉孝笑。郭奉孝到。刘理至。" * 3
+    text = "荆州刘表，字景升。" + "次子刘理，字奉孝。" + used  # 奉孝 is 郭嘉's; 刘理 is never 刘奉孝
+    assert courtesy_groups(text) == [{"刘表", "景升", "刘景升"}]
+
+
 def test_a_shared_first_person_word_groups_the_speakers_who_own_it():
     others = "".join(f"{who}道：“我听说了。”" for who in ("龙王", "土地", "山神", "国王", "太子", "老者", "樵夫",
                                                              "八戒", "沙僧", "三藏", "菩萨", "老君"))
@@ -31,6 +42,8 @@ def test_the_two_books_give_their_known_groups():
     assert not any({"行者", "八戒"} <= set(g) or {"行者", "三藏"} <= set(g) for g in xyj)  # companions stay apart
     sg = alias_groups(shared_file("corpus/sanguo.txt").read_text(encoding="utf-8-sig", errors="replace"))
     assert ["刘备", "刘玄德", "玄德"] in sg and ["孟德", "曹孟德", "曹操"] in sg and ["孔明", "诸葛亮", "诸葛孔明"] in sg
+    assert ["云长", "关云长", "关羽"] in sg and ["刘景升", "刘表", "景升"] in sg
+    assert not any({"刘理", "郭嘉"} & set(g) == {"刘理", "郭嘉"} for g in sg)
 
 
 def test_the_question_is_said_again_as_the_book_names_the_character():
