@@ -21,7 +21,7 @@ from scipy import sparse
 from rag.aliases import alias_groups, expand
 from rag.ingest.people import candidate_names, mentions
 
-FORMAT = "lexical-4"  # bump when the saved fields change
+FORMAT = "lexical-5"  # bump when the saved fields, or how they are read from the book (alias groups), change
 _HAN = re.compile(r"[\u4e00-\u9fff]+")
 # question words and glue that carry no content in a reader's question
 STOPWORDS = frozenset(
