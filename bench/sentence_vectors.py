@@ -24,6 +24,7 @@ import json
 import os
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -87,7 +88,7 @@ def stored_windows(question: str, passages: list, where: dict, vecs: np.ndarray,
         def has_kind(piece: str, kind: str | None, question: str) -> bool:
             return all_kinds.has_kind(piece, kind, question, names)
     else:
-        asks_for, has_kind = answer.asks_for, answer.has_kind
+        asks_for, has_kind = partial(all_kinds.asks_for, among=answer.BONUS_KINDS), all_kinds.has_kind
     words = sorted(set(tokens(question)))
     kind = asks_for(question)
     cands, base, holds = [], [], []
@@ -136,8 +137,9 @@ def main() -> int:
     ap.add_argument("--out", type=Path)
     args = ap.parse_args()
 
-    from rag.answer import Asker, asks_for
+    from rag.answer import Asker
     from rag.evaluate import _holds_answer, first_hit_rank, load_qa
+    from rag.kinds import asks_for
     from rag.retrieve import Retriever, rrf
     from rag.settings import load_settings
 

@@ -17,6 +17,7 @@ from rag.errors import ShuWenError
 from rag.generate.backends import DIGIT
 from rag.generate.prompter import Prompter
 from rag.generate.repair import complete_numbers, repair
+from rag.kinds import asks_for, has_kind
 from rag.rank import Book, as_evidence, rank_windows, select, sentences, windows
 from rag.retrieve import Candidate, Retriever
 from rag.settings import Settings
@@ -52,26 +53,9 @@ def check_question(question: str) -> str:
     return q
 
 
-# what a question asks for, and what a window holding that kind of answer looks like: a 多少 question needs a
-# window with a number, a 哪里 question one with a place name
-_ASKS = [
-    ("number", re.compile(r"多少|几[个只年天日岁次位人件匹株斤里丈尺两张把箱口头条座间]|多大|多远|多重|多长|多久|哪一年|第几")),
-    ("place", re.compile(r"哪里|哪儿|何处|什么地方|哪座|哪个(?:国|山|洞|寺|城|府|县|村|地方|庄)|在哪|住在")),
-]
-_LOOKS = {
-    "number": re.compile(r"[零〇一二三四五六七八九十百千万两]{2,}|[一二三四五六七八九十两半][个只年天日岁次位人件匹株斤里丈尺张把箱口头条座间]|\d+"),
-    "place": re.compile(r"[\u4e00-\u9fff]{1,4}?(?:山|洞|寺|国|城|府|县|村|河|岭|庄|宫|殿|江|湖|海|州|镇|关|峡|亭|渡|岛|院|观|庙|桥|坡|林)"),
-}
-
-
-def asks_for(question: str) -> str | None:
-    """The kind of answer a question wants (number, place), when its wording says so."""
-    return next((kind for kind, pat in _ASKS if pat.search(question)), None)
-
-
-def has_kind(piece: str, kind: str | None, question: str) -> bool:
-    """Whether `piece` holds something of `kind` that the question itself does not already say."""
-    return kind is not None and any(m.group() not in question for m in _LOOKS[kind].finditer(piece))
+# the kinds the formula's bonus goes to: a 多少 question wants a window with a number, a 哪里 question one with a
+# place name; the bonus for 谁 and 什么时候 too measured no gain (docs/benchmarks.md, session 15)
+BONUS_KINDS = ("number", "place")
 
 
 def compact_evidence(question: str, passages: list[Passage], embed_query, embed_passages, tokens, idf: dict,
@@ -97,7 +81,7 @@ def compact_evidence(question: str, passages: list[Passage], embed_query, embed_
     q = np.asarray(embed_query(question), np.float64)
     first = np.cumsum([0] + [len(x) for x in sents])  # row of each passage's first sentence in `flat`
     words = sorted(set(tokens(question)))  # a fixed order: float sums, hence ties, do not vary per process
-    kind = asks_for(question) if kind_bonus else None
+    kind = asks_for(question, BONUS_KINDS) if kind_bonus else None
     cands, base, holds = [], [], []
     for r, spans in enumerate(sents):
         text = passages[r].text

@@ -21,9 +21,10 @@ _LOOKS = {
 }
 
 
-def asks_for(question: str) -> str | None:
-    """The kind of answer a question wants (number, time, place, person), when its wording says so."""
-    return next((kind for kind, pat in _ASKS if pat.search(question)), None)
+def asks_for(question: str, among: tuple[str, ...] | None = None) -> str | None:
+    """The kind of answer a question wants (number, time, place, person, or only those `among`), when its
+    wording says so."""
+    return next((kind for kind, pat in _ASKS if (among is None or kind in among) and pat.search(question)), None)
 
 
 def has_kind(piece: str, kind: str | None, question: str, names: Iterable[str] = ()) -> bool:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 
-from rag.answer import asks_for, has_kind
+from rag.answer import BONUS_KINDS
 from rag.ingest.decode import to_simplified
+from rag.kinds import asks_for, has_kind
 
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 # words that carry no content of their own: a reply made of the message's characters plus these says nothing new
@@ -125,7 +126,7 @@ def answers(reply: str, message: str, own: tuple[str, ...] = ()) -> bool | None:
         return None
     if is_echo(reply, message, own):
         return False
-    kind = asks_for(message)
+    kind = asks_for(message, BONUS_KINDS)
     if kind is not None:
         return has_kind(reply, kind, message)
     return new_chars(reply, message, own) >= 8

@@ -78,10 +78,11 @@ def test_compaction_keeps_the_matching_sentence_within_budget():
 
 
 def test_kind_bonus_prefers_the_window_with_what_is_asked():
-    from rag.answer import asks_for, has_kind
+    from rag.answer import BONUS_KINDS
+    from rag.kinds import asks_for, has_kind
 
-    assert asks_for("蟠桃园一共有多少株蟠桃树？") == "number" and asks_for("他住在哪里？") == "place"
-    assert asks_for("孙悟空的师父是谁？") is None
+    assert asks_for("蟠桃园一共有多少株蟠桃树？", BONUS_KINDS) == "number" and asks_for("他住在哪里？", BONUS_KINDS) == "place"
+    assert asks_for("孙悟空的师父是谁？", BONUS_KINDS) is None  # a person: no bonus
     assert has_kind("共有三千六百株。", "number", "多少株？") and not has_kind("他来了。", "number", "多少？")
     assert not has_kind("花果山。", "place", "花果山在哪里？")  # a place the question already names is no answer
     passages = [Passage("园中的蟠桃树长得茂盛。土地说前面是蟠桃树。", 1, "第五回", 0, 30, 0.9, "a"),
