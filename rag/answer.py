@@ -197,7 +197,13 @@ class Asker:
             res.evidence, res.sources = self.choose(res.standalone, pool, max(budget, 160))
             if card is not None:
                 res.evidence.insert(0, card)
-        return self.prompter.messages(self.name, res.standalone, res.evidence, self.settings.allow_model_knowledge)
+        return self.prompter.messages(self.name, res.standalone, self.in_prompt_order(res.evidence),
+                                      self.settings.allow_model_knowledge)
+
+    def in_prompt_order(self, evidence: list[Passage]) -> list[Passage]:
+        """The evidence as the prompt shows it (`evidence_order`); the answer and the check show it alike, so
+        llama.cpp evaluates it once."""
+        return evidence[::-1] if self.settings.evidence_order == "best_last" else evidence
 
     @property
     def pool_size(self) -> int:
@@ -251,7 +257,7 @@ class Asker:
         if (not self.settings.support_check or self.settings.allow_model_knowledge or not self.prompter.refusal
                 or not evidence):
             return None
-        messages = self.prompter.check(self.name, question, evidence)
+        messages = self.prompter.check(self.name, question, self.in_prompt_order(evidence))
         choice_probs = getattr(self.backend, "choice_probs", None)  # a duck-typed backend may lack it
         if messages is None or choice_probs is None:
             return None

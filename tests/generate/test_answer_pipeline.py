@@ -184,6 +184,26 @@ def test_an_answer_from_a_window_about_something_else_is_withheld(settings):
     assert kept.answer == "裕丰当的东家是孙老四。〔第一回〕" and not kept.ungrounded
 
 
+def test_the_best_passage_can_stand_next_to_the_question(settings):
+    evidence = [Passage("裕丰当的东家姓钱，叫钱有道。", 2, "第二回", 0, 14, 0.9, "best"),
+                Passage("渡口的船家姓孙，人称孙老四。", 1, "第一回", 20, 34, 0.8, "next")]
+
+    def prompts(s):
+        fake = FakeBackend()
+        a = Asker(s, "青石镇奇案", backend=fake)
+        a.choose = lambda question, pool, budget=None: (list(evidence), list(evidence))
+        res = a.ask("裕丰当的东家是谁？")
+        return fake.prompts[-1][-1]["content"], fake.checks[-1][-1]["content"], res
+
+    first, check_first, res = prompts(settings)
+    assert first.index("钱有道") < first.index("孙老四")
+    last, check_last, res_last = prompts(settings.replace(evidence_order="best_last"))
+    assert last.index("孙老四") < last.index("钱有道") < last.index("问题：")
+    # the check shows the same order, so the prompts share their evidence prefix; the record keeps the rank order
+    assert check_last.split("问题：")[0] == last.split("问题：")[0]
+    assert [p.chunk_id for p in res_last.evidence] == ["best", "next"] and res_last.citations == [2]
+
+
 @pytest.mark.slow
 def test_digits_are_forbidden_only_when_the_prompt_has_none(settings):
     fake = FakeBackend()
