@@ -64,13 +64,24 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGHUP, on_term)
     try:
-        code = proc.wait()
+        code = wait_interruptibly(proc)
     except KeyboardInterrupt:
         stop_group(proc)
         print("stopped", file=sys.stderr)
         return 0
     stop_group(proc, grace=0)  # the server exited by itself: nothing it started outlives it
     return code
+
+
+def wait_interruptibly(proc: subprocess.Popen) -> int:
+    """proc.wait() that Ctrl-C always reaches. A signal the kernel hands to another thread (the embedding model's or
+    Chroma's) does not interrupt a blocking waitpid in the main thread, so Python would never raise
+    KeyboardInterrupt: wait in short steps, and Python runs its signal handlers between them."""
+    while True:
+        try:
+            return proc.wait(timeout=0.5)
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def stop_group(proc: subprocess.Popen, grace: float = 10.0) -> None:
